@@ -1,0 +1,77 @@
+// bytes <-> IR. Decoding keeps raw_data as zero-copy views into the input buffer. Encoding returns a
+// list of chunks: the main graph's large initializers are framed by hand and their bytes appended as
+// they are, so saving a 500 MB model never builds a second 500 MB buffer (protobuf-es would).
+
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { EdgefitError } from '../errors.js';
+import { GraphProtoSchema, ModelProtoSchema, TensorProtoSchema } from '../onnx/gen/onnx_pb.js';
+import { concatChunks, lengthDelimitedHeader, PROTOBUF_LIMIT, totalLength } from '../onnx/wire.js';
+import type { Model } from './graph.js';
+import { modelFromProto } from './from-proto.js';
+import { type ExternalDataSource, tensorToProto } from './tensor-proto.js';
+import { graphToProto, modelToProto, type TensorPlacement } from './to-proto.js';
+
+export interface DecodeOptions {
+  external?: ExternalDataSource | undefined;
+}
+
+export function decodeModel(bytes: Uint8Array, options: DecodeOptions = {}): Model {
+  if (bytes.length === 0) throw new EdgefitError('BAD_MODEL', 'the model file is empty', 'pass an .onnx model file');
+  let proto: ReturnType<typeof fromBinary<typeof ModelProtoSchema>>;
+  try {
+    proto = fromBinary(ModelProtoSchema, bytes);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new EdgefitError('BAD_MODEL', `not a valid ONNX model (protobuf decoding failed: ${why})`, 'pass an .onnx model file; the file may be truncated or corrupt');
+  }
+  if (!proto.graph || proto.irVersion <= 0n)
+    throw new EdgefitError(
+      'BAD_MODEL',
+      proto.graph ? 'not a valid ONNX model (ir_version is missing)' : 'not a valid ONNX model (it holds no graph)',
+      'pass an .onnx model file',
+    );
+  return modelFromProto(proto, options.external);
+}
+
+/** Initializers of at least this many bytes are appended as separate chunks. */
+const CHUNK_THRESHOLD = 4096;
+
+export interface EncodeOptions {
+  place?: TensorPlacement;
+}
+
+/** Encode to a list of byte chunks whose concatenation is the model file. */
+export function encodeModelChunks(model: Model, options: EncodeOptions = {}): Uint8Array[] {
+  const place: TensorPlacement = options.place ?? (() => ({}));
+  const graphProto = graphToProto(model.graph, place, { omitInitializers: true });
+  const graphChunks: Uint8Array[] = [toBinary(GraphProtoSchema, graphProto)];
+  for (const v of model.graph.initializers) {
+    const t = v.initializer!;
+    const where = place(t);
+    const inlineBig = !where.external && !t.isString && t.byteLength >= CHUNK_THRESHOLD;
+    const head = toBinary(TensorProtoSchema, tensorToProto(t, { ...where, omitRawData: inlineBig }));
+    if (inlineBig) {
+      const raw = t.bytes();
+      const rawHeader = lengthDelimitedHeader(9, raw.length);
+      const len = head.length + rawHeader.length + raw.length;
+      graphChunks.push(lengthDelimitedHeader(5, len), head, rawHeader, raw);
+    } else {
+      graphChunks.push(lengthDelimitedHeader(5, head.length), head);
+    }
+  }
+  const modelHead = toBinary(ModelProtoSchema, modelToProto(model, { omitGraph: true }));
+  return [modelHead, lengthDelimitedHeader(7, totalLength(graphChunks)), ...graphChunks];
+}
+
+/** Encode to one buffer; refuses models past protobuf's 2 GB limit (save them with external data). */
+export function encodeModel(model: Model, options: EncodeOptions = {}): Uint8Array {
+  const chunks = encodeModelChunks(model, options);
+  const size = totalLength(chunks);
+  if (size > PROTOBUF_LIMIT)
+    throw new EdgefitError(
+      'UNSUPPORTED',
+      `the model needs ${size} bytes, past protobuf's 2 GB limit`,
+      'save it to a file so its weights go to external data',
+    );
+  return concatChunks(chunks);
+}
