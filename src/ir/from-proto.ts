@@ -17,11 +17,15 @@ import { type Attribute, type Dim, Graph, Model, Node, type TensorType, Value } 
 import { type ExternalDataSource, elementCount, tensorFromProto } from './tensor-proto.js';
 
 export function tensorTypeFromProto(tp: TypeProto | undefined): TensorType | undefined {
-  if (!tp || tp.value.case !== 'tensorType') return undefined;
+  if (tp?.value.case !== 'tensorType') return undefined;
   const t = tp.value.value;
   const shape: Dim[] | undefined = t.shape
     ? t.shape.dim.map((d) =>
-        d.value.case === 'dimValue' ? Number(d.value.value) : d.value.case === 'dimParam' ? d.value.value : null,
+        d.value.case === 'dimValue'
+          ? Number(d.value.value)
+          : d.value.case === 'dimParam'
+            ? d.value.value
+            : null,
       )
     : undefined;
   return { elemType: t.elemType, shape };
@@ -52,14 +56,20 @@ function graphLabel(g: GraphProto): string {
   return g.name ? `graph "${g.name}"` : 'the graph';
 }
 
-function convertAttribute(a: AttributeProto, node: Node, scope: Scope, source: ExternalDataSource | undefined): Attribute {
+function convertAttribute(
+  a: AttributeProto,
+  node: Node,
+  scope: Scope,
+  source: ExternalDataSource | undefined,
+): Attribute {
   const rest = create(AttributeProtoSchema, { ...a, t: undefined, g: undefined, tensors: [], graphs: [] });
   const attr: Attribute = { name: a.name, type: a.type, proto: rest };
   const where = `attribute ${a.name} of node ${node.name || node.opType}`;
   if (a.t) attr.t = tensorFromProto(a.t, source, `tensor in ${where}`);
   if (a.tensors.length) attr.tensors = a.tensors.map((t) => tensorFromProto(t, source, `tensor in ${where}`));
   if (a.g) attr.g = convertGraph(a.g, node.graph.model, node, scope, source);
-  if (a.graphs.length) attr.graphs = a.graphs.map((g) => convertGraph(g, node.graph.model, node, scope, source));
+  if (a.graphs.length)
+    attr.graphs = a.graphs.map((g) => convertGraph(g, node.graph.model, node, scope, source));
   if (a.type === AT.UNDEFINED) {
     // IR version 1 files may omit the type: infer it from the field that is set
     if (attr.g) attr.type = AT.GRAPH;
@@ -172,7 +182,8 @@ function convertGraph(
 }
 
 export function modelFromProto(mp: ModelProto, source?: ExternalDataSource): Model {
-  if (!mp.graph) throw new EdgefitError('BAD_MODEL', 'the file holds no graph', 'is this an ONNX model file?');
+  if (!mp.graph)
+    throw new EdgefitError('BAD_MODEL', 'the file holds no graph', 'is this an ONNX model file?');
   const model = new Model();
   model.irVersion = Number(mp.irVersion);
   model.producerName = mp.producerName;
@@ -180,7 +191,8 @@ export function modelFromProto(mp: ModelProto, source?: ExternalDataSource): Mod
   model.domain = mp.domain;
   model.modelVersion = mp.modelVersion;
   model.docString = mp.docString;
-  for (const o of mp.opsetImport) model.opsetImports.set(o.domain === 'ai.onnx' ? '' : o.domain, Number(o.version));
+  for (const o of mp.opsetImport)
+    model.opsetImports.set(o.domain === 'ai.onnx' ? '' : o.domain, Number(o.version));
   model.metadataProps = mp.metadataProps;
   model.functions = mp.functions;
   model.trainingInfo = mp.trainingInfo;

@@ -6,8 +6,8 @@ import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { EdgefitError } from '../errors.js';
 import { GraphProtoSchema, ModelProtoSchema, TensorProtoSchema } from '../onnx/gen/onnx_pb.js';
 import { concatChunks, lengthDelimitedHeader, PROTOBUF_LIMIT, totalLength } from '../onnx/wire.js';
-import type { Model } from './graph.js';
 import { modelFromProto } from './from-proto.js';
+import type { Model } from './graph.js';
 import { type ExternalDataSource, tensorToProto } from './tensor-proto.js';
 import { graphToProto, modelToProto, type TensorPlacement } from './to-proto.js';
 
@@ -16,18 +16,28 @@ export interface DecodeOptions {
 }
 
 export function decodeModel(bytes: Uint8Array, options: DecodeOptions = {}): Model {
-  if (bytes.length === 0) throw new EdgefitError('BAD_MODEL', 'the model file is empty', 'pass an .onnx model file');
+  if (bytes.length === 0)
+    throw new EdgefitError('BAD_MODEL', 'the model file is empty', 'pass an .onnx model file');
+  // a Node Buffer's subarray/slice semantics differ from Uint8Array's: work on a plain view
+  if (!(Object.getPrototypeOf(bytes) === Uint8Array.prototype))
+    bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let proto: ReturnType<typeof fromBinary<typeof ModelProtoSchema>>;
   try {
     proto = fromBinary(ModelProtoSchema, bytes);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    throw new EdgefitError('BAD_MODEL', `not a valid ONNX model (protobuf decoding failed: ${why})`, 'pass an .onnx model file; the file may be truncated or corrupt');
+    throw new EdgefitError(
+      'BAD_MODEL',
+      `not a valid ONNX model (protobuf decoding failed: ${why})`,
+      'pass an .onnx model file; the file may be truncated or corrupt',
+    );
   }
   if (!proto.graph || proto.irVersion <= 0n)
     throw new EdgefitError(
       'BAD_MODEL',
-      proto.graph ? 'not a valid ONNX model (ir_version is missing)' : 'not a valid ONNX model (it holds no graph)',
+      proto.graph
+        ? 'not a valid ONNX model (ir_version is missing)'
+        : 'not a valid ONNX model (it holds no graph)',
       'pass an .onnx model file',
     );
   return modelFromProto(proto, options.external);

@@ -35,10 +35,18 @@ export function elementCount(dims: readonly (number | bigint)[], what: string): 
   for (const d of dims) {
     const v = Number(d);
     if (!Number.isSafeInteger(v) || v < 0)
-      throw new EdgefitError('BAD_MODEL', `${what} has an invalid dimension ${d}`, 'the file is corrupt or was written wrongly');
+      throw new EdgefitError(
+        'BAD_MODEL',
+        `${what} has an invalid dimension ${d}`,
+        'the file is corrupt or was written wrongly',
+      );
     n *= v;
     if (n > MAX_ELEMENTS)
-      throw new EdgefitError('BAD_MODEL', `${what} declares an absurd size (${dims.join('x')})`, 'the file is corrupt');
+      throw new EdgefitError(
+        'BAD_MODEL',
+        `${what} declares an absurd size (${dims.join('x')})`,
+        'the file is corrupt',
+      );
   }
   return n;
 }
@@ -62,7 +70,11 @@ export function checkExternalLocation(location: string, tensorName: string): voi
 
 function parseDecimal(value: string, what: string): number {
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)))
-    throw new EdgefitError('EXTERNAL_DATA', `${what} "${value}" is not a valid byte count`, 'the file is corrupt');
+    throw new EdgefitError(
+      'EXTERNAL_DATA',
+      `${what} "${value}" is not a valid byte count`,
+      'the file is corrupt',
+    );
   return Number(value);
 }
 
@@ -70,10 +82,17 @@ function externalData(t: TensorProto, expected: number, source: ExternalDataSour
   const entries = new Map(t.externalData.map((e) => [e.key, e.value]));
   const location = entries.get('location');
   if (location === undefined)
-    throw new EdgefitError('EXTERNAL_DATA', `tensor ${t.name}: external data has no location`, 'the file is corrupt');
+    throw new EdgefitError(
+      'EXTERNAL_DATA',
+      `tensor ${t.name}: external data has no location`,
+      'the file is corrupt',
+    );
   checkExternalLocation(location, t.name);
   const offset = parseDecimal(entries.get('offset') ?? '0', `tensor ${t.name}: external data offset`);
-  const length = parseDecimal(entries.get('length') ?? String(expected), `tensor ${t.name}: external data length`);
+  const length = parseDecimal(
+    entries.get('length') ?? String(expected),
+    `tensor ${t.name}: external data length`,
+  );
   if (length !== expected)
     throw new EdgefitError(
       'EXTERNAL_DATA',
@@ -136,7 +155,11 @@ function typedToRaw(t: TensorProto, n: number): Uint8Array {
   }
 }
 
-export function tensorFromProto(t: TensorProto, source: ExternalDataSource | undefined, what?: string): Tensor {
+export function tensorFromProto(
+  t: TensorProto,
+  source: ExternalDataSource | undefined,
+  what?: string,
+): Tensor {
   const label = what ?? `tensor ${t.name || '(unnamed)'}`;
   const n = elementCount(t.dims, label);
   const dims = t.dims.map(Number);
@@ -148,11 +171,19 @@ export function tensorFromProto(t: TensorProto, source: ExternalDataSource | und
   };
   if (t.dataType === DataType.STRING) {
     if (t.stringData.length !== n)
-      throw new EdgefitError('BAD_MODEL', `${label} declares ${n} strings but holds ${t.stringData.length}`, 'the file is corrupt');
+      throw new EdgefitError(
+        'BAD_MODEL',
+        `${label} declares ${n} strings but holds ${t.stringData.length}`,
+        'the file is corrupt',
+      );
     return new Tensor(t.name, t.dataType, dims, { kind: 'strings', strings: t.stringData }, extras);
   }
   if (!isKnownDataType(t.dataType))
-    throw new EdgefitError('BAD_MODEL', `${label} has unknown data type ${t.dataType}`, 'the file is corrupt or newer than edgefit');
+    throw new EdgefitError(
+      'BAD_MODEL',
+      `${label} has unknown data type ${t.dataType}`,
+      'the file is corrupt or newer than edgefit',
+    );
   const expected = rawByteLength(t.dataType, n);
   let data: TensorData;
   if (t.dataLocation === TensorProto_DataLocation.EXTERNAL) {
@@ -203,4 +234,3 @@ export function tensorToProto(t: Tensor, options: TensorToProtoOptions = {}): Te
   }
   return proto;
 }
-

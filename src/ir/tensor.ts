@@ -3,9 +3,9 @@
 // Tensor bytes are never written in place: an edit replaces the whole buffer (setData), which is
 // what lets a cloned model share every weight with its original until one of them is changed.
 
+import { bfloat16BitsToFloat32, float16BitsToFloat32 } from '../kernels/float16.js';
 import { DataType, dataTypeBits, dataTypeName, rawByteLength } from '../onnx/dtype.js';
 import type { StringStringEntryProto, TensorProto_Segment } from '../onnx/gen/onnx_pb.js';
-import { bfloat16BitsToFloat32, float16BitsToFloat32 } from '../kernels/float16.js';
 
 /** Where external data lives (TensorProto.external_data), relative to the model's folder. */
 export interface ExternalLocation {
@@ -110,7 +110,10 @@ export class Tensor {
 
   /** Replace the data (never mutate the old bytes: clones may share them). */
   setData(bytes: Uint8Array, dtype = this.dtype, dims = this.dims): void {
-    const expected = rawByteLength(dtype, dims.reduce((a, b) => a * b, 1));
+    const expected = rawByteLength(
+      dtype,
+      dims.reduce((a, b) => a * b, 1),
+    );
     if (bytes.length !== expected)
       throw new Error(
         `tensor ${this.name}: ${bytes.length} bytes given, ${expected} expected for ${dataTypeName(dtype)}[${dims.join(',')}]`,
@@ -133,7 +136,7 @@ export class Tensor {
     const width = ctor.BYTES_PER_ELEMENT;
     const count = Math.floor(b.length / width);
     if (b.byteOffset % width === 0) return new ctor(b.buffer, b.byteOffset, count);
-    return new ctor(b.slice().buffer, 0, count);
+    return new ctor(Uint8Array.prototype.slice.call(b).buffer, 0, count); // a copy (Buffer#slice is a view)
   }
 
   /** The elements converted to float32 (float16/bfloat16/int types decoded; int4/uint4 unpacked). */
@@ -193,7 +196,8 @@ export class Tensor {
   }
 
   static fromInt64(name: string, dims: number[], values: number[] | bigint[] | BigInt64Array): Tensor {
-    const arr = values instanceof BigInt64Array ? values : BigInt64Array.from(values as number[], (x) => BigInt(x));
+    const arr =
+      values instanceof BigInt64Array ? values : BigInt64Array.from(values as number[], (x) => BigInt(x));
     return new Tensor(name, DataType.INT64, dims, { kind: 'bytes', bytes: viewBytes(arr) });
   }
 

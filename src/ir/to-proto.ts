@@ -48,7 +48,11 @@ export function typeToProto(t: TensorType): TypeProto {
 
 function valueInfo(v: Value): ValueInfoProto {
   const type = v.typeProto ?? (v.type ? typeToProto(v.type) : undefined);
-  const info = create(ValueInfoProtoSchema, { name: v.name, docString: v.docString, metadataProps: v.metadataProps });
+  const info = create(ValueInfoProtoSchema, {
+    name: v.name,
+    docString: v.docString,
+    metadataProps: v.metadataProps,
+  });
   if (type) info.type = type;
   return info;
 }
@@ -83,7 +87,11 @@ export interface GraphToProtoOptions {
   omitInitializers?: boolean;
 }
 
-export function graphToProto(g: Graph, place: TensorPlacement, options: GraphToProtoOptions = {}): GraphProto {
+export function graphToProto(
+  g: Graph,
+  place: TensorPlacement,
+  options: GraphToProtoOptions = {},
+): GraphProto {
   const p = create(GraphProtoSchema, {
     name: g.name,
     docString: g.docString,

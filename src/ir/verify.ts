@@ -55,7 +55,12 @@ export function topologicalOrder(graph: Graph): Node[] | undefined {
 /** Reorder a graph's nodes topologically (stable); throws on a cycle. */
 export function topologicalSort(graph: Graph): void {
   const order = topologicalOrder(graph);
-  if (!order) throw new EdgefitError('BAD_GRAPH', `graph ${graph.name || '(main)'} contains a cycle`, 'the model is invalid');
+  if (!order)
+    throw new EdgefitError(
+      'BAD_GRAPH',
+      `graph ${graph.name || '(main)'} contains a cycle`,
+      'the model is invalid',
+    );
   graph.nodes.splice(0, graph.nodes.length, ...order);
 }
 
@@ -65,7 +70,8 @@ export function verifyModel(model: Model): string[] {
   const domains = new Set<string>();
   for (const n of model.graph.allNodes()) domains.add(n.domain === 'ai.onnx' ? '' : n.domain);
   for (const d of domains)
-    if (!model.opsetImports.has(d)) problems.push(`nodes use domain "${d || 'ai.onnx'}" but the model imports no opset for it`);
+    if (!model.opsetImports.has(d))
+      problems.push(`nodes use domain "${d || 'ai.onnx'}" but the model imports no opset for it`);
   return problems;
 }
 
@@ -75,7 +81,8 @@ function verifyGraph(graph: Graph, outerNames: Set<string>, problems: string[]):
   const define = (v: Value, what: string) => {
     if (v.name === '') return;
     if (defined.has(v.name)) problems.push(`${gname}: "${v.name}" is defined twice (${what})`);
-    else if (outerNames.has(v.name)) problems.push(`${gname}: "${v.name}" (${what}) shadows a value of an enclosing graph`);
+    else if (outerNames.has(v.name))
+      problems.push(`${gname}: "${v.name}" (${what}) shadows a value of an enclosing graph`);
     defined.add(v.name);
   };
   for (const v of graph.initializers) define(v, 'initializer');
@@ -91,7 +98,9 @@ function verifyGraph(graph: Graph, outerNames: Set<string>, problems: string[]):
     node.inputs.forEach((v, k) => {
       if (!v) return;
       if (!isAncestorOrSelf(v.graph, graph)) {
-        problems.push(`${gname}: ${label(node)} input ${k} ("${v.name}") belongs to a graph that does not enclose it`);
+        problems.push(
+          `${gname}: ${label(node)} input ${k} ("${v.name}") belongs to a graph that does not enclose it`,
+        );
         return;
       }
       if (!v.uses.some((u) => u.node === node && u.index === k))
@@ -100,18 +109,22 @@ function verifyGraph(graph: Graph, outerNames: Set<string>, problems: string[]):
         if (!v.producer.graph.nodes.includes(v.producer)) {
           problems.push(`${gname}: ${label(node)} reads "${v.name}", whose producer was removed`);
         } else if (order && v.producer.graph === graph && position.get(v.producer)! >= i) {
-          problems.push(`${gname}: ${label(node)} reads "${v.name}" before it is computed (not in topological order)`);
+          problems.push(
+            `${gname}: ${label(node)} reads "${v.name}" before it is computed (not in topological order)`,
+          );
         }
       } else if (!v.initializer && !v.sparse && !v.isGraphInput) {
         problems.push(`${gname}: ${label(node)} reads "${v.name}", which nothing defines`);
       }
     });
     node.outputs.forEach((o, k) => {
-      if (o.producer !== node || o.producerIndex !== k) problems.push(`${gname}: output ${k} of ${label(node)} is mislinked`);
+      if (o.producer !== node || o.producerIndex !== k)
+        problems.push(`${gname}: output ${k} of ${label(node)} is mislinked`);
     });
   });
   for (const v of graph.outputs) {
-    if (!isAncestorOrSelf(v.graph, graph)) problems.push(`${gname}: output "${v.name}" is not visible in this graph`);
+    if (!isAncestorOrSelf(v.graph, graph))
+      problems.push(`${gname}: output "${v.name}" is not visible in this graph`);
     else if (v.producer && !v.producer.graph.nodes.includes(v.producer))
       problems.push(`${gname}: output "${v.name}" comes from a removed node`);
   }

@@ -2,7 +2,19 @@
 // Saving streams: tensor bytes go to the file chunk by chunk and external tensors are copied one at a
 // time, so memory stays near the size of the largest tensor plus the input buffer.
 
-import { closeSync, fstatSync, openSync, readSync, renameSync, rmSync, statSync, writeSync, existsSync, realpathSync, readFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { EdgefitError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
@@ -25,11 +37,19 @@ export class FileExternalData implements ExternalDataSource {
     if (f) return f;
     const full = resolve(this.folder, location);
     if (!existsSync(full))
-      throw new EdgefitError('EXTERNAL_DATA', `external data file "${location}" is missing`, `put it beside the model in ${this.folder}`);
+      throw new EdgefitError(
+        'EXTERNAL_DATA',
+        `external data file "${location}" is missing`,
+        `put it beside the model in ${this.folder}`,
+      );
     const real = realpathSync(full);
     const rel = relative(this.root, real);
     if (rel.startsWith('..') || isAbsolute(rel))
-      throw new EdgefitError('EXTERNAL_DATA', `external data file "${location}" resolves outside the model's folder`, 'move the data beside the model');
+      throw new EdgefitError(
+        'EXTERNAL_DATA',
+        `external data file "${location}" resolves outside the model's folder`,
+        'move the data beside the model',
+      );
     const fd = openSync(real, 'r');
     f = { fd, size: fstatSync(fd).size };
     this.fds.set(location, f);
@@ -46,7 +66,12 @@ export class FileExternalData implements ExternalDataSource {
     let done = 0;
     while (done < length) {
       const n = readSync(fd, out, done, length - done, offset + done);
-      if (n === 0) throw new EdgefitError('EXTERNAL_DATA', `external data file "${location}" ended early`, 'the file is truncated');
+      if (n === 0)
+        throw new EdgefitError(
+          'EXTERNAL_DATA',
+          `external data file "${location}" ended early`,
+          'the file is truncated',
+        );
       done += n;
     }
     return new Uint8Array(out.buffer, out.byteOffset, length);
@@ -65,9 +90,14 @@ export function readModelFile(path: string): Uint8Array {
   } catch {
     throw new EdgefitError('IO', `cannot read ${path}: no such file`, 'check the path');
   }
-  if (st.isDirectory()) throw new EdgefitError('IO', `${path} is a folder, not a model file`, 'pass the .onnx file');
+  if (st.isDirectory())
+    throw new EdgefitError('IO', `${path} is a folder, not a model file`, 'pass the .onnx file');
   if (st.size > PROTOBUF_LIMIT)
-    throw new EdgefitError('BAD_MODEL', `${path} is ${st.size} bytes, past protobuf's 2 GB limit`, 'large models must keep weights in external data');
+    throw new EdgefitError(
+      'BAD_MODEL',
+      `${path} is ${st.size} bytes, past protobuf's 2 GB limit`,
+      'large models must keep weights in external data',
+    );
   const buf = readFileSync(path);
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
@@ -157,7 +187,11 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
     let total = 0;
     for (const c of chunks) total += c.length;
     if (total > PROTOBUF_LIMIT)
-      throw new EdgefitError('UNSUPPORTED', `the model needs ${total} bytes inline, past protobuf's 2 GB limit`, 'save with --external-data');
+      throw new EdgefitError(
+        'UNSUPPORTED',
+        `the model needs ${total} bytes inline, past protobuf's 2 GB limit`,
+        'save with --external-data',
+      );
     const fd = openSync(tmpModel, 'w');
     try {
       let at = 0;
@@ -177,4 +211,3 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
     throw e;
   }
 }
-

@@ -109,5 +109,10 @@ export function rawByteLength(dtype: number, count: number): number {
 }
 
 export function isFloatType(dtype: number): boolean {
-  return dtype === DataType.FLOAT || dtype === DataType.FLOAT16 || dtype === DataType.DOUBLE || dtype === DataType.BFLOAT16;
+  return (
+    dtype === DataType.FLOAT ||
+    dtype === DataType.FLOAT16 ||
+    dtype === DataType.DOUBLE ||
+    dtype === DataType.BFLOAT16
+  );
 }

@@ -1,0 +1,16 @@
+// A plain text table: columns padded to their widest cell, numbers right-aligned. Pure, no terminal codes.
+
+export function textTable(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const numeric = header.map(
+    (_, c) =>
+      rows.length > 0 && rows.every((r) => typeof r[c] === 'number' || /^[\d.,]+\s*\S*$/.test(String(r[c]))),
+  );
+  const widths = header.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
+  const line = (r: string[]) =>
+    r
+      .map((cell, c) => (numeric[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
