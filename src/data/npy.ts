@@ -186,11 +186,25 @@ function parseDescr(descr: string, source: string): { dtype: NdDtype; littleEndi
   return { dtype, littleEndian: m[1] !== '>' };
 }
 
+export interface NpyLayout {
+  dtype: NdDtype;
+  shape: number[];
+  littleEndian: boolean;
+  /** byte offset of the first element */
+  dataStart: number;
+  /** element count */
+  count: number;
+}
+
 /**
- * Decode a `.npy` file. `source` names the file in error messages.
- * The returned data is a fresh copy in native byte order.
+ * Parse and validate a `.npy` header. `bytes` needs to hold at least the header; `fileSize` is the
+ * size of the whole file (defaults to bytes.length), so a reader can check a huge file from its head.
  */
-export function decodeNpy(bytes: Uint8Array, source = 'the .npy file'): NdArray {
+export function decodeNpyHeader(
+  bytes: Uint8Array,
+  source = 'the .npy file',
+  fileSize = bytes.length,
+): NpyLayout {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
     throw badData(
       `${source} is not a .npy file (it does not start with \\x93NUMPY)`,
@@ -243,7 +257,7 @@ export function decodeNpy(bytes: Uint8Array, source = 'the .npy file'): NdArray 
       'save it with np.save(path, np.ascontiguousarray(a))',
     );
   }
-  const available = bytes.length - dataStart;
+  const available = fileSize - dataStart;
   const needed = count * DTYPES[dtype].size;
   if (needed > available) {
     throw badData(
@@ -252,6 +266,15 @@ export function decodeNpy(bytes: Uint8Array, source = 'the .npy file'): NdArray 
       'the file is truncated; save it again with np.save',
     );
   }
+  return { dtype, shape, littleEndian, dataStart, count };
+}
+
+/**
+ * Decode a `.npy` file. `source` names the file in error messages.
+ * The returned data is a fresh copy in native byte order.
+ */
+export function decodeNpy(bytes: Uint8Array, source = 'the .npy file'): NdArray {
+  const { dtype, shape, littleEndian, dataStart, count } = decodeNpyHeader(bytes, source);
   const data = typedArrayFromBytes(bytes.subarray(dataStart), dtype, count, littleEndian);
   return { dtype, shape, data } as NdArray;
 }

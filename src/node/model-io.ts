@@ -163,6 +163,8 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
   const tmpModel = out + tag;
   const dataName = `${basename(out)}.data`;
   const dataPath = join(dirname(out), dataName);
+  if (external && existsSync(dataPath) && !options.force)
+    throw new EdgefitError('IO', `${dataPath} already exists`, 'choose another output path or pass --force');
   const tmpData = dataPath + tag;
   const placement = new Map<Tensor, ExternalLocation>();
   let dataBytes = 0;

@@ -1,0 +1,126 @@
+// Evaluation: run a model over a dataset in batches and measure task accuracy (with labels) and,
+// given a reference model, fidelity per output (top-1 agreement, cosine, SQNR, max abs error).
+// Only running sums are kept, so memory stays bounded whatever the dataset size.
+
+import type { Dataset } from '../data/dataset.js';
+import { AccuracyAccumulator, FidelityAccumulator, type FidelityResult } from '../data/metrics.js';
+import { EdgefitError } from '../errors.js';
+import type { HostTensor, Runtime, Session } from '../runtime/types.js';
+
+export interface EvalOptions {
+  /** a reference model to compare outputs with */
+  reference?: Uint8Array | string;
+  batchSize?: number;
+  threads?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface EvalResult {
+  samples: number;
+  top1?: number;
+  top5?: number;
+  /** per output name, with --reference */
+  fidelity?: Record<string, FidelityResult>;
+  agreement?: number;
+  cosine?: number;
+  sqnr?: number;
+}
+
+function asFloat(t: HostTensor, name: string): Float32Array | Float64Array {
+  if (t.data instanceof Float32Array || t.data instanceof Float64Array) return t.data;
+  if (Array.isArray(t.data))
+    throw new EdgefitError('UNSUPPORTED', `output ${name} holds strings; it cannot be scored`);
+  return Float32Array.from(t.data as ArrayLike<number>, Number);
+}
+
+/** rows × cols view of an output whose first axis is the sample axis */
+function rowsCols(t: HostTensor): [number, number] {
+  const rows = t.dims[0] ?? 1;
+  const total = t.dims.reduce((a, b) => a * b, 1);
+  return [rows, rows ? total / rows : 0];
+}
+
+export async function openSession(
+  runtime: Runtime,
+  model: Uint8Array | string,
+  threads?: number,
+): Promise<Session> {
+  return runtime.createSession(model, { threads: threads ?? 1 });
+}
+
+async function runChecked(
+  session: Session,
+  feeds: Record<string, HostTensor>,
+  source: string,
+): Promise<Record<string, HostTensor>> {
+  try {
+    return await session.run(feeds);
+  } catch (e) {
+    const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    throw new EdgefitError(
+      'BAD_DATA',
+      `ONNX Runtime rejected the data from ${source}: ${msg}`,
+      'check the data matches the model inputs',
+    );
+  }
+}
+
+export async function evaluate(
+  runtime: Runtime,
+  model: Uint8Array | string,
+  data: Dataset,
+  options: EvalOptions = {},
+): Promise<EvalResult> {
+  const batch = Math.max(1, options.batchSize ?? 64);
+  const session = await openSession(runtime, model, options.threads);
+  const reference = options.reference
+    ? await openSession(runtime, options.reference, options.threads)
+    : undefined;
+  const accuracy = data.labels ? new AccuracyAccumulator() : undefined;
+  const fidelity = new Map<string, FidelityAccumulator>();
+  const scored = session.outputNames[0]!;
+  try {
+    for (let start = 0; start < data.size; start += batch) {
+      const end = Math.min(data.size, start + batch);
+      const feeds = data.slice(start, end);
+      const out = await runChecked(session, feeds, data.source);
+      if (accuracy && data.labels) {
+        const logits = out[scored]!;
+        const [rows, cols] = rowsCols(logits);
+        accuracy.add(asFloat(logits, scored), rows, cols, data.labels.subarray(start, end));
+      }
+      if (reference) {
+        const ref = await runChecked(reference, feeds, data.source);
+        for (const name of session.outputNames) {
+          const r = ref[name];
+          const c = out[name];
+          if (!r || !c || Array.isArray(r.data)) continue;
+          let acc = fidelity.get(name);
+          if (!acc) fidelity.set(name, (acc = new FidelityAccumulator()));
+          const [rows, cols] = rowsCols(r);
+          acc.add(asFloat(r, name), asFloat(c, name), rows, cols);
+        }
+      }
+      options.onProgress?.(end, data.size);
+    }
+  } finally {
+    await session.release();
+    await reference?.release();
+  }
+  const result: EvalResult = { samples: data.size };
+  if (accuracy) {
+    const a = accuracy.result();
+    result.top1 = a.top1;
+    result.top5 = a.top5;
+  }
+  if (reference) {
+    result.fidelity = Object.fromEntries([...fidelity].map(([k, v]) => [k, v.result()]));
+    const main = result.fidelity[scored];
+    if (main) {
+      result.agreement = main.agreement;
+      result.cosine = main.cosine;
+      result.sqnr = main.sqnr;
+    }
+  }
+  return result;
+}
