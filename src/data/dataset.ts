@@ -182,7 +182,7 @@ function concatSamples(parts: HostTensor[]): HostTensor {
     }
   ).constructor;
   const out = new Ctor(per * parts.length);
-  parts.forEach((p, i) => out.set(p.data as ArrayLike<unknown>, i * per));
+  for (let i = 0; i < parts.length; i++) out.set(parts[i]!.data as ArrayLike<unknown>, i * per);
   return {
     dtype: first.dtype,
     dims: [parts.length, ...first.dims.slice(1)],

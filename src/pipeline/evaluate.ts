@@ -96,7 +96,10 @@ export async function evaluate(
           const c = out[name];
           if (!r || !c || Array.isArray(r.data)) continue;
           let acc = fidelity.get(name);
-          if (!acc) fidelity.set(name, (acc = new FidelityAccumulator()));
+          if (!acc) {
+            acc = new FidelityAccumulator();
+            fidelity.set(name, acc);
+          }
           const [rows, cols] = rowsCols(r);
           acc.add(asFloat(r, name), asFloat(c, name), rows, cols);
         }
