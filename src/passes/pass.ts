@@ -1,0 +1,55 @@
+// The pass contract. A pass is a small self-describing unit: a stable kebab-case id, a one-line
+// summary, an options schema (zod: defaults, validation, JSON Schema for forms and help), the values
+// a search should try, and apply(model, options, context) -> what changed. Passes edit the IR in
+// place; the manager verifies, times and (for lossless passes) guards every step.
+
+import { z } from 'zod';
+import type { Dataset } from '../data/dataset.js';
+import type { Model, Node } from '../ir/graph.js';
+import type { Rng } from '../kernels/random.js';
+import type { Runtime } from '../runtime/types.js';
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export interface PassContext {
+  log: Logger;
+  rng: Rng;
+  /** ONNX Runtime, for passes that evaluate subgraphs or need data */
+  runtime?: Runtime | undefined;
+  /** calibration data for data-aware passes */
+  calibration?: Dataset | undefined;
+  /** whether the recipe step's node selector lets this pass touch `node` */
+  selects(node: Node): boolean;
+}
+
+export type PassStats = Record<string, number>;
+
+export interface PassResult {
+  changed: boolean;
+  stats: PassStats;
+}
+
+export interface Pass<S extends z.ZodObject = z.ZodObject> {
+  id: string;
+  summary: string;
+  /** lossless passes must not change outputs (the guard rolls them back if they do) */
+  lossless: boolean;
+  options: S;
+  /** values a search should try, per option */
+  searchSpace?: { [K in keyof z.infer<S>]?: z.infer<S>[K][] };
+  apply(model: Model, options: z.infer<S>, context: PassContext): PassResult | Promise<PassResult>;
+}
+
+export function definePass<S extends z.ZodObject>(pass: Pass<S>): Pass<S> {
+  return pass;
+}
+
+/** For passes without options. */
+export const noOptions = z.object({}).strict();
+
+export function result(changes: PassStats): PassResult {
+  return { changed: Object.values(changes).some((v) => v > 0), stats: changes };
+}

@@ -1,0 +1,36 @@
+// Every pass by id. Recipes, the CLI and the web app look passes up here.
+import { deadCode } from './cleanup/dead-code.js';
+import { dedupeInitializers } from './cleanup/dedupe-initializers.js';
+import { foldBatchNorm } from './cleanup/fold-batchnorm.js';
+import { foldConstants } from './cleanup/fold-constants.js';
+import { fuseMatMulAdd } from './cleanup/fuse-matmul-add.js';
+import { liftConstants } from './cleanup/lift-constants.js';
+import { removeIdentity } from './cleanup/remove-identity.js';
+import { topologicalSortPass } from './cleanup/topological-sort.js';
+import type { Pass } from './pass.js';
+
+export const PASSES: readonly Pass[] = [
+  liftConstants,
+  foldConstants,
+  removeIdentity,
+  foldBatchNorm,
+  fuseMatMulAdd,
+  dedupeInitializers,
+  deadCode,
+  topologicalSortPass,
+] as Pass[];
+
+export function findPass(id: string): Pass | undefined {
+  return PASSES.find((p) => p.id === id);
+}
+
+/** The lossless slimming sequence `edgefit slim` runs to a fixed point, then sorts. */
+export const SLIM_PASSES = [
+  'lift-constants',
+  'fold-constants',
+  'remove-identity',
+  'fold-batchnorm',
+  'fuse-matmul-add',
+  'dedupe-initializers',
+  'dead-code',
+] as const;

@@ -1,0 +1,104 @@
+// Edits most passes share: reading constants, bypassing a node, pruning what nothing uses.
+
+import { attrFloat, attrInts } from '../ir/builder.js';
+import type { Graph, Node, Value } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
+import { DataType } from '../onnx/dtype.js';
+
+/** The Constant node's tensor (value, value_float(s), value_int(s)); undefined for sparse/string forms. */
+export function constantNodeTensor(node: Node): Tensor | undefined {
+  const out = node.outputs[0]?.name ?? '';
+  const a = node.attributes;
+  if (a.get('value')?.t) return a.get('value')!.t;
+  if (a.has('value_float')) return Tensor.fromFloat32(out, [], [attrFloat(node, 'value_float', 0)]);
+  if (a.has('value_floats')) return Tensor.fromFloat32(out, [a.get('value_floats')!.proto.floats.length], a.get('value_floats')!.proto.floats);
+  if (a.has('value_int')) return Tensor.fromInt64(out, [], [a.get('value_int')!.proto.i]);
+  if (a.has('value_ints')) {
+    const ints = attrInts(node, 'value_ints')!;
+    return Tensor.fromInt64(out, [ints.length], a.get('value_ints')!.proto.ints);
+  }
+  return undefined;
+}
+
+/**
+ * The constant tensor a value holds: an initializer that is not also a graph input (those can be
+ * overridden at run time), or the output of a Constant node.
+ */
+export function constantOf(v: Value | undefined): Tensor | undefined {
+  if (!v) return undefined;
+  if (v.initializer && !v.isGraphInput) return v.initializer;
+  if (v.producer?.opType === 'Constant' && v.producer.domain === '') return constantNodeTensor(v.producer);
+  return undefined;
+}
+
+export function isConstant(v: Value | undefined): boolean {
+  return constantOf(v) !== undefined;
+}
+
+/**
+ * Make every reader of `from` read `to` instead. When `from` is a graph output its name must survive:
+ * then `to` takes over the name if it is a plain intermediate of the same graph; otherwise nothing
+ * changes and false is returned.
+ */
+export function replaceValue(from: Value, to: Value): boolean {
+  if (from === to) return true;
+  if (from.isGraphOutput) {
+    const renamable =
+      to.graph === from.graph && to.producer !== undefined && !to.isGraphOutput && !to.isGraphInput && !to.initializer;
+    if (!renamable) return false;
+    const name = from.name;
+    from.replaceAllUsesWith(to);
+    from.name = `${name}__replaced`;
+    to.name = name;
+    if (from.type) to.setType(from.type);
+    to.typeProto = from.typeProto;
+    to.docString = from.docString;
+    return true;
+  }
+  from.replaceAllUsesWith(to);
+  return true;
+}
+
+/** Bypass a single-output node whose output equals input `index`; removes it. */
+export function bypassNode(node: Node, index = 0): boolean {
+  const input = node.inputs[index];
+  const output = node.outputs[0];
+  if (!input || !output) return false;
+  if (!replaceValue(output, input)) return false;
+  for (const o of node.outputs) if (o.uses.length > 0 || o.isGraphOutput) return true; // other outputs still used
+  node.graph.removeNode(node);
+  return true;
+}
+
+/** Remove nodes whose outputs nothing reads, and initializers nothing reads (not graph inputs). */
+export function removeUnused(graph: Graph): { nodes: number; initializers: number } {
+  let nodes = 0;
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const n = graph.nodes[i]!;
+    if (n.outputs.every((o) => o.uses.length === 0 && !o.isGraphOutput) && !hasSideEffects(n)) {
+      graph.removeNode(n);
+      nodes++;
+    }
+  }
+  let initializers = 0;
+  for (const v of [...graph.initializers])
+    if (v.uses.length === 0 && !v.isGraphOutput && !v.isGraphInput) {
+      graph.removeInitializer(v);
+      initializers++;
+    }
+  return { nodes, initializers };
+}
+
+/** Ops whose execution matters even when nothing reads them (none in ai.onnx inference; custom domains are kept). */
+export function hasSideEffects(n: Node): boolean {
+  return n.domain !== '' && n.domain !== 'ai.onnx' && n.domain !== 'com.microsoft';
+}
+
+export function isFloat32(v: Value | undefined): boolean {
+  return v?.type?.elemType === DataType.FLOAT;
+}
+
+/** Every graph of the model, main graph first. */
+export function graphsOf(graph: Graph): Graph[] {
+  return [...graph.allGraphs()];
+}
