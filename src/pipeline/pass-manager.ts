@@ -1,0 +1,216 @@
+// The pass manager: runs recipe steps in order (or a rule set to a fixed point), verifies the IR after
+// each pass, times it, records the history, and guards the numbers:
+//  - a lossless pass whose result differs from the model before it by more than 1e-5 (relative to
+//    the largest output magnitude) on the guard samples is rolled back, with a warning naming it
+//  - a lossy pass gets its fidelity (SQNR, agreement) against the original recorded
+// An error inside a pass is re-thrown naming the pass and the passes that ran before it.
+
+import type { Dataset } from '../data/dataset.js';
+import { EdgefitError, isEdgefitError } from '../errors.js';
+import { cloneModel } from '../ir/clone.js';
+import type { Model } from '../ir/graph.js';
+import { encodeModel } from '../ir/serialize.js';
+import { verifyModel } from '../ir/verify.js';
+import { Rng } from '../kernels/random.js';
+import type { Logger, PassStats } from '../passes/pass.js';
+import type { HostTensor, Runtime } from '../runtime/types.js';
+import { nodeSelector, type RecipeStep } from './recipe.js';
+
+export interface OutputDiff {
+  /** max |a - b| / max |reference| over all outputs */
+  maxRelError: number;
+  /** signal-to-quantization-noise ratio of the first float output, dB */
+  sqnr: number;
+  /** top-1 agreement of the first output's rows */
+  agreement: number;
+}
+
+export interface PassRecord {
+  name: string;
+  changed: boolean;
+  stats: PassStats;
+  ms: number;
+  rolledBack?: boolean;
+  fidelity?: OutputDiff;
+}
+
+export interface RunOptions {
+  runtime?: Runtime;
+  /** samples the guard runs; none = no numerical guard */
+  guardFeeds?: Record<string, HostTensor>[];
+  log?: Logger;
+  seed?: number;
+  calibration?: Dataset;
+  /** rerun the whole sequence until no pass changes anything (rule sets) */
+  fixedPoint?: boolean;
+  maxIterations?: number;
+  /** relative tolerance of lossless passes */
+  tolerance?: number;
+}
+
+export interface RunResult {
+  model: Model;
+  history: PassRecord[];
+}
+
+const silent: Logger = { info() {}, warn() {} };
+
+type Outputs = Record<string, HostTensor>[];
+
+async function runAll(runtime: Runtime, model: Model, feeds: Record<string, HostTensor>[]): Promise<Outputs> {
+  const session = await runtime.createSession(encodeModel(model), { threads: 1 });
+  try {
+    const out: Outputs = [];
+    for (const f of feeds) out.push(await session.run(f));
+    return out;
+  } finally {
+    await session.release();
+  }
+}
+
+export function compareOutputs(ref: Outputs, cand: Outputs): OutputDiff {
+  let maxAbs = 0;
+  let maxRef = 0;
+  let signal = 0;
+  let noise = 0;
+  let agree = 0;
+  let rows = 0;
+  for (let s = 0; s < ref.length; s++) {
+    const names = Object.keys(ref[s]!);
+    names.forEach((name, k) => {
+      const a = ref[s]![name]!;
+      const b = cand[s]?.[name];
+      if (!b || a.data.length !== b.data.length || Array.isArray(a.data) !== Array.isArray(b.data)) {
+        maxAbs = Number.POSITIVE_INFINITY;
+        return;
+      }
+      if (Array.isArray(a.data)) {
+        // string outputs: equal or not
+        if ((a.data as string[]).some((x, i) => x !== (b.data as string[])[i]))
+          maxAbs = Number.POSITIVE_INFINITY;
+        return;
+      }
+      const x = a.data as ArrayLike<number | bigint>;
+      const y = b.data as ArrayLike<number | bigint>;
+      for (let i = 0; i < x.length; i++) {
+        const u = Number(x[i]);
+        const v = Number(y[i]);
+        if (Number.isNaN(u) || Number.isNaN(v)) {
+          if (Number.isNaN(u) !== Number.isNaN(v)) maxAbs = Number.POSITIVE_INFINITY;
+          continue;
+        }
+        const d = u === v ? 0 : Math.abs(u - v);
+        if (d > maxAbs) maxAbs = d;
+        maxRef = Math.max(maxRef, Math.abs(u));
+        if (k === 0) {
+          signal += u * u;
+          noise += (u - v) * (u - v);
+        }
+      }
+      if (k === 0 && a.dims.length >= 1) {
+        const r = a.dims[0]!;
+        const c = r ? x.length / r : 0;
+        for (let i = 0; i < r; i++) {
+          let ia = 0;
+          let ib = 0;
+          for (let j = 1; j < c; j++) {
+            if (Number(x[i * c + j]) > Number(x[i * c + ia])) ia = j;
+            if (Number(y[i * c + j]) > Number(y[i * c + ib])) ib = j;
+          }
+          if (ia === ib) agree++;
+          rows++;
+        }
+      }
+    });
+  }
+  return {
+    maxRelError: maxAbs === 0 ? 0 : maxAbs / Math.max(maxRef, 1e-30),
+    sqnr: noise === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(signal / noise),
+    agreement: rows ? agree / rows : 1,
+  };
+}
+
+export async function runPasses(
+  input: Model,
+  steps: RecipeStep[],
+  options: RunOptions = {},
+): Promise<RunResult> {
+  const log = options.log ?? silent;
+  const rng = new Rng(options.seed ?? 0);
+  const history: PassRecord[] = [];
+  const tolerance = options.tolerance ?? 1e-5;
+  const guard =
+    options.runtime && options.guardFeeds?.length
+      ? { runtime: options.runtime, feeds: options.guardFeeds }
+      : undefined;
+  let model = input;
+  const original = guard ? await runAll(guard.runtime, model, guard.feeds) : undefined;
+  let current = original;
+  const maxIterations = options.fixedPoint ? (options.maxIterations ?? 10) : 1;
+  for (let iteration = 0; iteration < maxIterations; iteration++) {
+    let anyChange = false;
+    for (const s of steps) {
+      const before = cloneModel(model); // shares tensor data: cheap
+      const t0 = performance.now();
+      let res: { changed: boolean; stats: PassStats };
+      try {
+        res = await s.pass.apply(model, s.options as never, {
+          log,
+          rng,
+          runtime: options.runtime,
+          calibration: options.calibration,
+          selects: nodeSelector(s.nodes),
+        });
+      } catch (e) {
+        const ran = history.map((h) => h.name);
+        const context = `pass ${s.pass.id} failed${ran.length ? ` (after ${[...new Set(ran)].join(', ')})` : ''}`;
+        if (isEdgefitError(e)) throw new EdgefitError(e.code, `${context}: ${e.message}`);
+        throw new Error(`${context}: ${(e as Error).message}`, { cause: e });
+      }
+      const record: PassRecord = {
+        name: s.pass.id,
+        changed: res.changed,
+        stats: res.stats,
+        ms: performance.now() - t0,
+      };
+      if (res.changed) {
+        const problems = verifyModel(model);
+        if (problems.length) throw new Error(`pass ${s.pass.id} left an invalid graph: ${problems[0]}`);
+        if (guard && current && original) {
+          const outs = await runAll(guard.runtime, model, guard.feeds);
+          const diff = compareOutputs(current, outs);
+          if (s.pass.lossless && diff.maxRelError > tolerance) {
+            log.warn(
+              `${s.pass.id} changed the outputs (max relative error ${diff.maxRelError.toExponential(2)} > ${tolerance}); rolled back`,
+            );
+            model = before;
+            record.rolledBack = true;
+            record.changed = false;
+          } else {
+            current = outs;
+            if (!s.pass.lossless) record.fidelity = compareOutputs(original, outs);
+          }
+        }
+      }
+      anyChange ||= record.changed;
+      history.push(record);
+    }
+    if (!anyChange) break;
+  }
+  return { model, history };
+}
+
+/** Per-pass totals over a fixed-point run (the same pass appears once per iteration). */
+export function summarizeHistory(history: PassRecord[]): PassRecord[] {
+  const by = new Map<string, PassRecord>();
+  for (const h of history) {
+    const r = by.get(h.name) ?? { name: h.name, changed: false, stats: {}, ms: 0 };
+    r.changed ||= h.changed;
+    r.ms += h.ms;
+    if (h.rolledBack) r.rolledBack = true;
+    if (h.fidelity) r.fidelity = h.fidelity;
+    if (!h.rolledBack) for (const [k, v] of Object.entries(h.stats)) r.stats[k] = (r.stats[k] ?? 0) + v;
+    by.set(h.name, r);
+  }
+  return [...by.values()];
+}

@@ -1,0 +1,155 @@
+// Recipes: a list of { pass, options, nodes } steps, as JSON or YAML. `nodes` selects which nodes a
+// step may touch: op types (e.g. "Conv") and name globs (e.g. "/encoder/*"), one or a list. Every
+// error names the line and the field: "recipe.yaml line 8: passes.1.options.sparsity: expected number".
+
+import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { EdgefitError } from '../errors.js';
+import type { Node } from '../ir/graph.js';
+import type { Pass } from '../passes/pass.js';
+import { findPass, PASSES } from '../passes/registry.js';
+
+export interface RecipeStep {
+  pass: Pass;
+  options: Record<string, unknown>;
+  /** node selector patterns; undefined = every node */
+  nodes?: string[] | undefined;
+}
+
+export interface RecipeStepJson {
+  pass: string;
+  options?: Record<string, unknown>;
+  nodes?: string[];
+}
+
+const stepSchema = z
+  .object({
+    pass: z.string(),
+    options: z.record(z.string(), z.unknown()).optional(),
+    nodes: z.union([z.string(), z.array(z.string())]).optional(),
+  })
+  .strict();
+
+const recipeSchema = z.union([z.array(stepSchema), z.object({ passes: z.array(stepSchema) }).strict()]);
+
+function globToRegExp(glob: string): RegExp {
+  const re = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${re}$`);
+}
+
+/** A node matches when its op type equals a pattern or its name matches a pattern as a glob. */
+export function nodeSelector(patterns: string[] | undefined): (n: Node) => boolean {
+  if (!patterns || patterns.length === 0) return () => true;
+  const res = patterns.map(globToRegExp);
+  return (n) => patterns.includes(n.opType) || res.some((r) => r.test(n.name));
+}
+
+interface Located {
+  line(path: (string | number)[]): number | undefined;
+}
+
+function locate(text: string): { data: unknown; where: Located } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    const line = e.linePos?.[0]?.line;
+    throw new EdgefitError(
+      'BAD_ARGUMENT',
+      `recipe${line ? ` line ${line}` : ''}: ${e.message.split('\n')[0]}`,
+      'fix the YAML/JSON syntax',
+    );
+  }
+  return {
+    data: doc.toJS(),
+    where: {
+      line(path) {
+        let node: unknown = doc.contents;
+        let found: unknown = node;
+        for (const key of path) {
+          if (isSeq(node)) node = node.items[Number(key)];
+          else if (isMap(node))
+            node =
+              node.items.find((p) => (p.key as { value?: unknown })?.value === key)?.value ??
+              node.items.find((p) => (p.key as { value?: unknown })?.value === key)?.key;
+          else break;
+          if (node) found = node;
+        }
+        const range = (found as { range?: [number, number, number] } | undefined)?.range;
+        return range ? lineCounter.linePos(range[0]).line : undefined;
+      },
+    },
+  };
+}
+
+function fail(source: string, line: number | undefined, field: string, message: string, fix: string): never {
+  throw new EdgefitError(
+    'BAD_ARGUMENT',
+    `${source}${line ? ` line ${line}` : ''}: ${field}: ${message}`,
+    fix,
+  );
+}
+
+/** Parse and validate a recipe (JSON is YAML, so one parser serves both). */
+export function parseRecipe(text: string, source = 'recipe'): RecipeStep[] {
+  const { data, where } = locate(text);
+  const parsed = recipeSchema.safeParse(data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = issue.path as (string | number)[];
+    fail(
+      source,
+      where.line(path),
+      path.join('.') || '(top level)',
+      issue.message,
+      'a recipe is a list of { pass, options, nodes } steps',
+    );
+  }
+  const steps = Array.isArray(parsed.data) ? parsed.data : parsed.data.passes;
+  const prefix: (string | number)[] = Array.isArray(parsed.data) ? [] : ['passes'];
+  return steps.map((s, i) => {
+    const at = [...prefix, i];
+    const pass = findPass(s.pass);
+    if (!pass)
+      fail(
+        source,
+        where.line([...at, 'pass']),
+        [...at, 'pass'].join('.'),
+        `unknown pass "${s.pass}"`,
+        `known passes: ${PASSES.map((p) => p.id).join(', ')}`,
+      );
+    const opts = pass.options.safeParse(s.options ?? {});
+    if (!opts.success) {
+      const issue = opts.error.issues[0]!;
+      const path = [...at, 'options', ...(issue.path as (string | number)[])];
+      fail(
+        source,
+        where.line(path),
+        path.join('.'),
+        issue.message,
+        `see the options of ${pass.id} (edgefit optimize --help)`,
+      );
+    }
+    const nodes = s.nodes === undefined ? undefined : Array.isArray(s.nodes) ? s.nodes : [s.nodes];
+    return { pass, options: opts.data as Record<string, unknown>, nodes };
+  });
+}
+
+/** The recipe as plain JSON (what --print-recipe shows). */
+export function recipeToJson(steps: RecipeStep[]): RecipeStepJson[] {
+  return steps.map((s) => ({
+    pass: s.pass.id,
+    ...(Object.keys(s.options).length ? { options: s.options } : {}),
+    ...(s.nodes ? { nodes: s.nodes } : {}),
+  }));
+}
+
+/** Build steps from code (the CLI's single-technique commands do this). */
+export function step(id: string, options: Record<string, unknown> = {}, nodes?: string[]): RecipeStep {
+  const pass = findPass(id);
+  if (!pass) throw new Error(`no pass ${id}`);
+  return { pass, options: pass.options.parse(options) as Record<string, unknown>, nodes };
+}
