@@ -4,12 +4,14 @@ import { dedupeInitializers } from './cleanup/dedupe-initializers.js';
 import { foldBatchNorm } from './cleanup/fold-batchnorm.js';
 import { foldConstants } from './cleanup/fold-constants.js';
 import { fuseMatMulAdd } from './cleanup/fuse-matmul-add.js';
+import { inferShapesPass } from './cleanup/infer-shapes.js';
 import { liftConstants } from './cleanup/lift-constants.js';
 import { removeIdentity } from './cleanup/remove-identity.js';
 import { topologicalSortPass } from './cleanup/topological-sort.js';
 import type { Pass } from './pass.js';
 
 export const PASSES: readonly Pass[] = [
+  inferShapesPass,
   liftConstants,
   foldConstants,
   removeIdentity,
@@ -26,6 +28,7 @@ export function findPass(id: string): Pass | undefined {
 
 /** The lossless slimming sequence `edgefit slim` runs to a fixed point, then sorts. */
 export const SLIM_PASSES = [
+  'infer-shapes',
   'lift-constants',
   'fold-constants',
   'remove-identity',

@@ -11,7 +11,12 @@ export function constantNodeTensor(node: Node): Tensor | undefined {
   const a = node.attributes;
   if (a.get('value')?.t) return a.get('value')!.t;
   if (a.has('value_float')) return Tensor.fromFloat32(out, [], [attrFloat(node, 'value_float', 0)]);
-  if (a.has('value_floats')) return Tensor.fromFloat32(out, [a.get('value_floats')!.proto.floats.length], a.get('value_floats')!.proto.floats);
+  if (a.has('value_floats'))
+    return Tensor.fromFloat32(
+      out,
+      [a.get('value_floats')!.proto.floats.length],
+      a.get('value_floats')!.proto.floats,
+    );
   if (a.has('value_int')) return Tensor.fromInt64(out, [], [a.get('value_int')!.proto.i]);
   if (a.has('value_ints')) {
     const ints = attrInts(node, 'value_ints')!;
@@ -44,7 +49,11 @@ export function replaceValue(from: Value, to: Value): boolean {
   if (from === to) return true;
   if (from.isGraphOutput) {
     const renamable =
-      to.graph === from.graph && to.producer !== undefined && !to.isGraphOutput && !to.isGraphInput && !to.initializer;
+      to.graph === from.graph &&
+      to.producer !== undefined &&
+      !to.isGraphOutput &&
+      !to.isGraphInput &&
+      !to.initializer;
     if (!renamable) return false;
     const name = from.name;
     from.replaceAllUsesWith(to);

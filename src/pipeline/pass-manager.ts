@@ -146,6 +146,13 @@ export async function runPasses(
   let model = input;
   const original = guard ? await runAll(guard.runtime, model, guard.feeds) : undefined;
   let current = original;
+  steps.forEach((s, i) => {
+    if (!s.nodes) return;
+    const sel = nodeSelector(s.nodes);
+    let any = false;
+    for (const n of model.graph.allNodes()) if (sel(n)) any = true;
+    if (!any) log.warn(`step ${i + 1} (${s.pass.id}): node selector ${s.nodes.join(', ')} matches no node`);
+  });
   const maxIterations = options.fixedPoint ? (options.maxIterations ?? 10) : 1;
   for (let iteration = 0; iteration < maxIterations; iteration++) {
     let anyChange = false;

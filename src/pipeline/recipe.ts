@@ -30,7 +30,7 @@ const stepSchema = z
   })
   .strict();
 
-const recipeSchema = z.union([z.array(stepSchema), z.object({ passes: z.array(stepSchema) }).strict()]);
+const recipeSchema = z.array(stepSchema);
 
 function globToRegExp(glob: string): RegExp {
   const re = glob
@@ -51,17 +51,14 @@ interface Located {
   line(path: (string | number)[]): number | undefined;
 }
 
-function locate(text: string): { data: unknown; where: Located } {
+function locate(text: string, source: string): { data: unknown; where: Located } {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true });
   if (doc.errors.length) {
     const e = doc.errors[0]!;
-    const line = e.linePos?.[0]?.line;
-    throw new EdgefitError(
-      'BAD_ARGUMENT',
-      `recipe${line ? ` line ${line}` : ''}: ${e.message.split('\n')[0]}`,
-      'fix the YAML/JSON syntax',
-    );
+    const line = e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line;
+    const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw new EdgefitError('BAD_ARGUMENT', `${source} line ${line}: ${what}`, 'fix the YAML/JSON syntax');
   }
   return {
     data: doc.toJS(),
@@ -95,11 +92,14 @@ function fail(source: string, line: number | undefined, field: string, message: 
 
 /** Parse and validate a recipe (JSON is YAML, so one parser serves both). */
 export function parseRecipe(text: string, source = 'recipe'): RecipeStep[] {
-  const { data, where } = locate(text);
-  const parsed = recipeSchema.safeParse(data);
+  const { data, where } = locate(text, source);
+  // a recipe is a list of steps, or { passes: [...] }
+  const wrapped = data !== null && typeof data === 'object' && !Array.isArray(data) && 'passes' in data;
+  const prefix: (string | number)[] = wrapped ? ['passes'] : [];
+  const parsed = recipeSchema.safeParse(wrapped ? (data as { passes: unknown }).passes : data);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const path = issue.path as (string | number)[];
+    const path = [...prefix, ...(issue.path as (string | number)[])];
     fail(
       source,
       where.line(path),
@@ -108,8 +108,7 @@ export function parseRecipe(text: string, source = 'recipe'): RecipeStep[] {
       'a recipe is a list of { pass, options, nodes } steps',
     );
   }
-  const steps = Array.isArray(parsed.data) ? parsed.data : parsed.data.passes;
-  const prefix: (string | number)[] = Array.isArray(parsed.data) ? [] : ['passes'];
+  const steps = parsed.data;
   return steps.map((s, i) => {
     const at = [...prefix, i];
     const pass = findPass(s.pass);

@@ -93,7 +93,8 @@ function foldConv(conv: Node, p: BnParams, transpose: boolean): boolean {
 function foldGemm(gemm: Node, p: BnParams): boolean {
   const bt = constantOf(gemm.inputs[1]);
   if (!bt || bt.dtype !== DataType.FLOAT || bt.dims.length !== 2) return false;
-  if (gemm.opType === 'Gemm' && attrInt(gemm, 'transA', 0) !== 0 && gemm.inputs[0]?.type?.shape?.length !== 2) return false;
+  if (gemm.opType === 'Gemm' && attrInt(gemm, 'transA', 0) !== 0 && gemm.inputs[0]?.type?.shape?.length !== 2)
+    return false;
   const transB = gemm.opType === 'Gemm' ? attrInt(gemm, 'transB', 0) : 0;
   const [r, c] = bt.dims as [number, number];
   const n = transB ? r : c;
@@ -111,7 +112,8 @@ function foldGemm(gemm: Node, p: BnParams): boolean {
   }
   const b = bt.toFloat32();
   const b2 = new Float32Array(b.length);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) b2[i * c + j] = b[i * c + j]! * p.scale[transB ? i : j]!;
+  for (let i = 0; i < r; i++)
+    for (let j = 0; j < c; j++) b2[i * c + j] = b[i * c + j]! * p.scale[transB ? i : j]!;
   const g = gemm.graph;
   gemm.setInput(1, newWeight(g, `${bt.name}_bnfolded`, [r, c], b2));
   gemm.setInput(2, newWeight(g, `${gemm.name || 'gemm'}_bias_bnfolded`, [n], foldedBias(bias, p)));
@@ -135,7 +137,15 @@ export const foldBatchNorm = definePass({
         if (bn.opType !== 'BatchNormalization' || bn.domain !== '' || !ctx.selects(bn)) continue;
         const y = bn.inputs[0];
         const prev = y?.producer;
-        if (!y || !prev || prev.graph !== graph || y.uses.length !== 1 || y.isGraphOutput || prev.domain !== '') continue;
+        if (
+          !y ||
+          !prev ||
+          prev.graph !== graph ||
+          y.uses.length !== 1 ||
+          y.isGraphOutput ||
+          prev.domain !== ''
+        )
+          continue;
         const p = bnParams(bn);
         if (!p) continue;
         const op = prev.opType;
@@ -143,7 +153,12 @@ export const foldBatchNorm = definePass({
         if (prev.opType === 'Conv') ok = foldConv(prev, p, false);
         else if (prev.opType === 'ConvTranspose') ok = foldConv(prev, p, true);
         else if (prev.opType === 'Gemm') ok = foldGemm(prev, p);
-        else if (prev.opType === 'MatMul' && y.type?.shape?.length === 2 && prev.inputs[0]?.type?.shape?.length === 2) ok = foldGemm(prev, p);
+        else if (
+          prev.opType === 'MatMul' &&
+          y.type?.shape?.length === 2 &&
+          prev.inputs[0]?.type?.shape?.length === 2
+        )
+          ok = foldGemm(prev, p);
         if (!ok) continue;
         const out = bn.outputs[0]!;
         if (!replaceValue(out, y)) continue;

@@ -9,10 +9,10 @@
 //     tiny constant into a huge weight makes the file bigger
 // Rule 2 needs a runtime (the pass context's); without one only rule 1 applies.
 
+import { attrInt } from '../../ir/builder.js';
 import { type Graph, Model, Node, Value } from '../../ir/graph.js';
 import { encodeModel } from '../../ir/serialize.js';
 import { Tensor } from '../../ir/tensor.js';
-import { attrInt } from '../../ir/builder.js';
 import { DataType } from '../../onnx/dtype.js';
 import type { HostTensor } from '../../runtime/types.js';
 import { definePass, noOptions, result } from '../pass.js';
@@ -78,7 +78,13 @@ function hostToTensor(name: string, t: HostTensor): Tensor | undefined {
   if (Array.isArray(t.data)) return undefined;
   const src = t.data;
   const bytes = new Uint8Array(src.buffer, src.byteOffset, src.byteLength).slice();
-  if (t.dtype === DataType.BOOL) return Tensor.fromBytes(name, t.dtype, t.dims, Uint8Array.from(bytes, (b) => (b ? 1 : 0)));
+  if (t.dtype === DataType.BOOL)
+    return Tensor.fromBytes(
+      name,
+      t.dtype,
+      t.dims,
+      Uint8Array.from(bytes, (b) => (b ? 1 : 0)),
+    );
   return Tensor.fromBytes(name, t.dtype, t.dims, bytes);
 }
 
@@ -104,7 +110,9 @@ export const foldConstants = definePass({
       }
       if (nodes.length === 0) continue;
       const inFold = new Set(nodes);
-      const targets = nodes.flatMap((n) => n.outputs).filter((o) => o.name && !o.isGraphOutput && o.uses.some((u) => !inFold.has(u.node)));
+      const targets = nodes
+        .flatMap((n) => n.outputs)
+        .filter((o) => o.name && !o.isGraphOutput && o.uses.some((u) => !inFold.has(u.node)));
       if (targets.length === 0) continue;
       // a standalone model: the constant inputs as initializers, the foldable nodes, the targets as outputs
       const sub = new Model();
@@ -139,7 +147,9 @@ export const foldConstants = definePass({
           await session.release();
         }
       } catch (e) {
-        ctx.log.warn(`fold-constants: ONNX Runtime could not evaluate ${nodes.length} constant nodes (${(e as Error).message.split('\n')[0]}); left as they are`);
+        ctx.log.warn(
+          `fold-constants: ONNX Runtime could not evaluate ${nodes.length} constant nodes (${(e as Error).message.split('\n')[0]}); left as they are`,
+        );
         continue;
       }
       for (const t of targets) {
@@ -147,7 +157,10 @@ export const foldConstants = definePass({
         const tensor = host && hostToTensor(t.name, host);
         if (!tensor) continue;
         const producer = t.producer!;
-        const inputBytes = producer.inputs.reduce((s, v) => s + (v ? (constantOf(v)?.byteLength ?? 0) : 0), 0);
+        const inputBytes = producer.inputs.reduce(
+          (s, v) => s + (v ? (constantOf(v)?.byteLength ?? 0) : 0),
+          0,
+        );
         if (tensor.byteLength > Math.max(MIN_LIMIT, 2 * inputBytes)) {
           skippedLarge++;
           continue;

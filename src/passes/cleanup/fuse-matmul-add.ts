@@ -22,7 +22,11 @@ function fusable(mm: Node): { add: Node; biasIndex: number } | undefined {
   const biasIndex = out.uses[0]!.index === 0 ? 1 : 0;
   const bias = constantOf(add.inputs[biasIndex]);
   const n = b.dims[1]!;
-  const ok = bias && bias.dtype === DataType.FLOAT && ((bias.dims.length === 1 && bias.dims[0] === n) || (bias.dims.length === 2 && bias.dims[0] === 1 && bias.dims[1] === n));
+  const ok =
+    bias &&
+    bias.dtype === DataType.FLOAT &&
+    ((bias.dims.length === 1 && bias.dims[0] === n) ||
+      (bias.dims.length === 2 && bias.dims[0] === 1 && bias.dims[1] === n));
   return ok ? { add, biasIndex } : undefined; // rule 2
 }
 

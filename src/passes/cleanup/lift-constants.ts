@@ -17,7 +17,12 @@ export const liftConstants = definePass({
     let lifted = 0;
     for (const graph of model.graph.allGraphs()) {
       for (const node of [...graph.nodes]) {
-        if (node.opType !== 'Constant' || (node.domain !== '' && node.domain !== 'ai.onnx') || !ctx.selects(node)) continue;
+        if (
+          node.opType !== 'Constant' ||
+          (node.domain !== '' && node.domain !== 'ai.onnx') ||
+          !ctx.selects(node)
+        )
+          continue;
         const out = node.outputs[0];
         if (!out || out.isGraphOutput) continue; // rule 3
         const tensor = constantNodeTensor(node); // rules 1, 2

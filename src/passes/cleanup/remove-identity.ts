@@ -47,7 +47,10 @@ function isNoOp(n: Node): boolean {
       if (!shape || !target) return false;
       const t = target.toNumbers();
       // 0 copies the input dim (unless allowzero), -1 is inferred: a no-op only if every entry is explicit and equal
-      return t.length === shape.length && t.every((d, i) => d === shape[i] || (d === 0 && attrInt(n, 'allowzero', 0) === 0));
+      return (
+        t.length === shape.length &&
+        t.every((d, i) => d === shape[i] || (d === 0 && attrInt(n, 'allowzero', 0) === 0))
+      );
     }
     default:
       return false;
