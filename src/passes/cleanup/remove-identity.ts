@@ -18,7 +18,7 @@ function isInferenceDropout(n: Node): boolean {
   const training = n.inputs[2];
   if (!training) return true;
   const t = constantOf(training);
-  return t?.toFloat32().every((x) => x === 0);
+  return t?.toFloat32().every((x) => x === 0) === true;
 }
 
 function staticShape(n: Node, i: number): number[] | undefined {
@@ -39,7 +39,7 @@ function isNoOp(n: Node): boolean {
     }
     case 'Transpose': {
       const perm = attrInts(n, 'perm');
-      return perm?.every((p, i) => p === i);
+      return perm?.every((p, i) => p === i) === true;
     }
     case 'Reshape': {
       const shape = staticShape(n, 0);
