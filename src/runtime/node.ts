@@ -18,4 +18,7 @@ function readTrace(prefix: string): unknown[] | undefined {
   return JSON.parse(readFileSync(files[0]!, 'utf8')) as unknown[];
 }
 
+// ORT's own environment logger prints kernel errors that edgefit already reports as one line
+ort.env.logLevel = 'fatal';
+
 export const nodeRuntime: Runtime = new OrtRuntime('node', ort, readTrace);
