@@ -23,7 +23,8 @@
 //  4. Peak activation memory: nodes run in graph order; a value is live from its producer (graph
 //     inputs: from the start) until its last consumer in the same graph — a read from inside a
 //     subgraph counts as a read by the node that holds the subgraph — and graph outputs stay live to
-//     the end. Weights (initializers, Constant outputs) are excluded. A node with subgraphs adds its
+//     the end. Weights are excluded: initializers, Constant outputs and outputs of weight-only nodes
+//     (runtimes fold those or fuse them into their consumer). A node with subgraphs adds its
 //     largest subgraph's own peak while it runs. `peakAt` names the node running at the peak.
 //  5. Unknown shapes never make a number null: what is known is counted, and `unknownShapes` says how
 //     many layers had a MAC count or output size that could not be computed (`complete: false`).

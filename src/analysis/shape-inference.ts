@@ -197,7 +197,7 @@ function axisOf(axis: number, rank: number): number | undefined {
 }
 
 function unknownDims(rank: number): Dim[] {
-  return new Array<Dim>(rank).fill(null);
+  return new Array<Dim>(Number.isInteger(rank) && rank >= 0 && rank <= CONSTANT_LIMIT ? rank : 0).fill(null);
 }
 
 const INT_TYPES = new Set<number>([
@@ -242,6 +242,7 @@ function buildConstant(
   dims: number[],
   at: (index: number[]) => Dim,
 ): ConstantValue | undefined {
+  if (!dims.every((d) => Number.isInteger(d) && d >= 0)) return undefined;
   const n = dims.reduce((a, b) => a * b, 1);
   if (!(n <= CONSTANT_LIMIT)) return undefined;
   const values: Dim[] = new Array(n);
@@ -593,12 +594,22 @@ const sameAsInput: Rule = (c) => {
     );
 };
 
+// activations
 define(
-  ops(
-    'Relu Sigmoid Tanh Gelu Erf Sqrt Exp Log Neg Abs Clip LeakyRelu HardSigmoid HardSwish Softplus Softsign Elu Selu Celu ThresholdedRelu Mish Swish Floor Ceil Round Sign Reciprocal Sin Cos Tan Asin Acos Atan Sinh Cosh Asinh Acosh Atanh Not BitwiseNot Softmax LogSoftmax Hardmax InstanceNormalization GroupNormalization LpNormalization MeanVarianceNormalization LRN Shrink Trilu CumSum ReverseSequence ImageScaler RMSNormalization RotaryEmbedding Scatter ScatterElements ScatterND',
-  ),
+  ops('Relu Sigmoid Tanh Gelu Erf LeakyRelu HardSigmoid HardSwish Softplus Softsign Elu Selu'),
   sameAsInput,
 );
+define(ops('Celu ThresholdedRelu Mish Swish Shrink Clip'), sameAsInput);
+// elementwise math
+define(ops('Sqrt Exp Log Neg Abs Floor Ceil Round Sign Reciprocal Not BitwiseNot'), sameAsInput);
+define(ops('Sin Cos Tan Asin Acos Atan Sinh Cosh Asinh Acosh Atanh'), sameAsInput);
+// normalization and per-axis ops that keep the shape
+define(
+  ops('Softmax LogSoftmax Hardmax InstanceNormalization GroupNormalization LpNormalization'),
+  sameAsInput,
+);
+define(ops('MeanVarianceNormalization LRN RMSNormalization RotaryEmbedding ImageScaler'), sameAsInput);
+define(ops('Trilu CumSum ReverseSequence Scatter ScatterElements ScatterND'), sameAsInput);
 
 define(['Identity'], (c) => {
   c.set(0, c.elem(0), c.shape(0));

@@ -102,7 +102,15 @@ export function attrString(node: Node, name: string, fallback: string): string {
 }
 
 export function setAttr(node: Node, name: string, value: AttributeValue, asFloat = false): void {
-  node.attributes.set(name, makeAttribute(name, value, asFloat));
+  const attr = makeAttribute(name, value, asFloat);
+  // a subgraph belongs to the node that holds it
+  if (attr.g) attr.g.parentNode = node;
+  for (const g of attr.graphs ?? []) g.parentNode = node;
+  node.attributes.set(name, attr);
+}
+
+export function attrFloats(node: Node, name: string): number[] | undefined {
+  return node.attributes.get(name)?.proto.floats;
 }
 
 /** Helpers bound to one graph. Nodes are appended unless `at` gives a position. */

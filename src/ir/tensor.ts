@@ -187,6 +187,16 @@ export class Tensor {
     if (this.dtype === DataType.INT64 || this.dtype === DataType.UINT64) {
       return Array.from(this.typed() as BigInt64Array, (x) => Number(x));
     }
+    const ctor = typedCtor(this.dtype);
+    // integer types exactly (float32 would round int32 above 2^24); floats through toFloat32
+    if (
+      ctor &&
+      ctor !== Float32Array &&
+      ctor !== Float64Array &&
+      this.dtype !== DataType.FLOAT16 &&
+      this.dtype !== DataType.BFLOAT16
+    )
+      return Array.from(this.typed() as Int32Array);
     return Array.from(this.toFloat32());
   }
 

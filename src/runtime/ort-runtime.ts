@@ -79,7 +79,7 @@ export class OrtRuntime implements Runtime {
       interOpNumThreads: 1,
       graphOptimizationLevel: options.optimization ?? 'all',
       executionMode: 'sequential',
-      logSeverityLevel: 3,
+      logSeverityLevel: 4,
     };
     if (options.profilePrefix) {
       opts.enableProfiling = true;
