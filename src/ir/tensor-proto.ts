@@ -113,7 +113,12 @@ function externalData(t: TensorProto, expected: number, source: ExternalDataSour
       'the data file is truncated or belongs to another model',
     );
   const where: ExternalLocation = { location, offset, length, checksum: entries.get('checksum') };
-  return { kind: 'external', where, load: () => source.read(location, offset, length) };
+  return {
+    kind: 'external',
+    where,
+    load: () => source.read(location, offset, length),
+    readRange: (at, n) => source.read(location, offset + at, n),
+  };
 }
 
 /** The typed-field entries of a tensor converted to raw bytes. */

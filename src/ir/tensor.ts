@@ -17,7 +17,12 @@ export interface ExternalLocation {
 
 export type TensorData =
   | { kind: 'bytes'; bytes: Uint8Array }
-  | { kind: 'external'; where: ExternalLocation; load: () => Uint8Array }
+  | {
+      kind: 'external';
+      where: ExternalLocation;
+      load: () => Uint8Array;
+      readRange?: (offset: number, length: number) => Uint8Array;
+    }
   | { kind: 'strings'; strings: Uint8Array[] };
 
 /** TensorProto fields no pass interprets, kept so that a round trip loses nothing. */
@@ -100,6 +105,20 @@ export class Tensor {
       case 'strings':
         throw new Error(`tensor ${this.name} holds strings, not bytes`);
     }
+  }
+
+  /**
+   * Hand the raw bytes to `sink` in pieces of at most `chunk` bytes (external data is read piece by
+   * piece, so copying a huge tensor never holds it whole in memory).
+   */
+  forEachChunk(sink: (bytes: Uint8Array, offset: number) => void, chunk = 16 << 20): void {
+    if (this.data.kind === 'external' && this.data.readRange) {
+      const total = this.data.where.length;
+      for (let at = 0; at < total; at += chunk)
+        sink(this.data.readRange(at, Math.min(chunk, total - at)), at);
+      return;
+    }
+    sink(this.bytes(), 0);
   }
 
   /** Load external data into memory (the tensor stops referring to the external file). */

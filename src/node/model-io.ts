@@ -23,17 +23,20 @@ import type { ExternalLocation, Tensor } from '../ir/tensor.js';
 import type { ExternalDataSource } from '../ir/tensor-proto.js';
 import { PROTOBUF_LIMIT } from '../onnx/wire.js';
 
-/** Reads external data files relative to a model's folder, refusing anything that escapes it. */
+/**
+ * Reads external data files relative to a model's folder, refusing anything that escapes it. Files
+ * are opened per read and closed again, so a loaded model holds no file handles.
+ */
 export class FileExternalData implements ExternalDataSource {
-  private readonly fds = new Map<string, { fd: number; size: number }>();
+  private readonly checked = new Map<string, { path: string; size: number }>();
   private readonly root: string;
 
   constructor(readonly folder: string) {
     this.root = realpathSync(folder);
   }
 
-  private open(location: string): { fd: number; size: number } {
-    let f = this.fds.get(location);
+  private resolve(location: string): { path: string; size: number } {
+    let f = this.checked.get(location);
     if (f) return f;
     const full = resolve(this.folder, location);
     if (!existsSync(full))
@@ -50,36 +53,42 @@ export class FileExternalData implements ExternalDataSource {
         `external data file "${location}" resolves outside the model's folder`,
         'move the data beside the model',
       );
-    const fd = openSync(real, 'r');
-    f = { fd, size: fstatSync(fd).size };
-    this.fds.set(location, f);
+    const st = statSync(real);
+    if (!st.isFile())
+      throw new EdgefitError(
+        'EXTERNAL_DATA',
+        `external data "${location}" is not a file`,
+        'the model refers to a folder',
+      );
+    f = { path: real, size: st.size };
+    this.checked.set(location, f);
     return f;
   }
 
   size(location: string): number {
-    return this.open(location).size;
+    return this.resolve(location).size;
   }
 
   read(location: string, offset: number, length: number): Uint8Array {
-    const { fd } = this.open(location);
+    const { path } = this.resolve(location);
     const out = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(fd, out, done, length - done, offset + done);
-      if (n === 0)
-        throw new EdgefitError(
-          'EXTERNAL_DATA',
-          `external data file "${location}" ended early`,
-          'the file is truncated',
-        );
-      done += n;
+    const fd = openSync(path, 'r');
+    try {
+      let done = 0;
+      while (done < length) {
+        const n = readSync(fd, out, done, length - done, offset + done);
+        if (n === 0)
+          throw new EdgefitError(
+            'EXTERNAL_DATA',
+            `external data file "${location}" ended early`,
+            'the file is truncated',
+          );
+        done += n;
+      }
+    } finally {
+      closeSync(fd);
     }
     return new Uint8Array(out.buffer, out.byteOffset, length);
-  }
-
-  close(): void {
-    for (const { fd } of this.fds.values()) closeSync(fd);
-    this.fds.clear();
   }
 }
 
@@ -176,10 +185,10 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
           if (t.isString || t.byteLength < threshold) continue;
           const align = t.byteLength >= 65536 ? 4096 : 64;
           const offset = Math.ceil(dataBytes / align) * align;
-          const bytes = t.bytes(); // external sources are read one tensor at a time
-          writeAll(fd, bytes, offset);
-          placement.set(t, { location: dataName, offset, length: bytes.length });
-          dataBytes = offset + bytes.length;
+          // external sources are copied in 16 MiB pieces: memory stays flat whatever the tensor size
+          t.forEachChunk((bytes, at) => writeAll(fd, bytes, offset + at));
+          placement.set(t, { location: dataName, offset, length: t.byteLength });
+          dataBytes = offset + t.byteLength;
         }
       } finally {
         closeSync(fd);
