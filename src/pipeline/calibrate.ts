@@ -1,0 +1,59 @@
+// Calibration: run a model over data with chosen intermediate values exposed, and hand each batch of
+// those values to a callback. Nothing is kept between batches, so memory stays bounded however much
+// data there is (ORT's Python calibrator kept every activation: ORT #10503 needed > 256 GB).
+
+import type { Dataset } from '../data/dataset.js';
+import { EdgefitError } from '../errors.js';
+import type { Model } from '../ir/graph.js';
+import { encodeModel } from '../ir/serialize.js';
+import { exposeValues } from '../runtime/expose.js';
+import type { HostTensor, Runtime } from '../runtime/types.js';
+
+export interface CollectOptions {
+  batchSize?: number;
+  /** stop after this many samples */
+  limit?: number;
+}
+
+/**
+ * Run `model` on `data`, exposing `names` (main-graph values), and call `onBatch` with each batch's
+ * values (graph inputs included when named). Returns the number of samples seen.
+ */
+export async function collectActivations(
+  model: Model,
+  names: readonly string[],
+  data: Dataset,
+  runtime: Runtime,
+  onBatch: (values: Record<string, HostTensor>, start: number, end: number) => void | Promise<void>,
+  options: CollectOptions = {},
+): Promise<number> {
+  const exposed = exposeValues(model, names);
+  const inputNames = new Set(model.graph.inputs.map((v) => v.name));
+  const session = await runtime.createSession(encodeModel(exposed), { optimization: 'basic' });
+  const batch = Math.max(1, options.batchSize ?? 32);
+  const total = Math.min(data.size, options.limit ?? data.size);
+  try {
+    for (let start = 0; start < total; start += batch) {
+      const end = Math.min(total, start + batch);
+      const feeds = data.slice(start, end);
+      let out: Record<string, HostTensor>;
+      try {
+        out = await session.run(feeds, names.filter((n) => !inputNames.has(n)));
+      } catch (e) {
+        throw new EdgefitError('BAD_DATA', `calibration data from ${data.source} does not fit the model: ${(e as Error).message.split('\n')[0]}`, 'give data shaped like the model inputs');
+      }
+      for (const n of names) if (inputNames.has(n) && feeds[n]) out[n] = feeds[n]!;
+      await onBatch(out, start, end);
+    }
+  } finally {
+    await session.release();
+  }
+  return total;
+}
+
+/** float32 view of a host tensor (copies non-float data) */
+export function asFloat32(t: HostTensor): Float32Array {
+  if (t.data instanceof Float32Array) return t.data;
+  if (Array.isArray(t.data)) throw new Error('string tensor');
+  return Float32Array.from(t.data as ArrayLike<number | bigint>, Number);
+}
