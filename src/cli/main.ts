@@ -6,6 +6,7 @@ import { registerBench } from './commands/bench.js';
 import { registerCompare } from './commands/compare.js';
 import { registerEval } from './commands/eval.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerQuantize } from './commands/quantize.js';
 import { registerOptimize, registerSlim } from './commands/slim.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerCompare(program);
   registerSlim(program);
   registerOptimize(program);
+  registerQuantize(program);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
+import type { Dataset } from '../data/dataset.js';
 import { synthesizeInputs } from '../data/synthetic.js';
 import { EdgefitError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
@@ -87,7 +88,7 @@ export async function runTransform(
   input: string,
   steps: RecipeStep[],
   flags: TransformFlags,
-  extra: { fixedPoint?: boolean; after?: (m: Model) => void } = {},
+  extra: { fixedPoint?: boolean; after?: (m: Model) => void; calibration?: Dataset | undefined } = {},
 ): Promise<TransformReport | undefined> {
   if (flags.printRecipe) {
     process.stdout.write(stringify(recipeToJson(steps)));
@@ -110,6 +111,7 @@ export async function runTransform(
     guardFeeds,
     seed,
     fixedPoint: extra.fixedPoint,
+    calibration: extra.calibration,
     log: { info: () => {}, warn: (m) => process.stderr.write(`edgefit: warning: ${m}\n`) },
   });
   extra.after?.(result);

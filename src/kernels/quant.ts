@@ -36,7 +36,12 @@ const F32_TINY = 1.1754943508222875e-38;
  * Scale and zero point for the real range [rmin, rmax] (ORT's compute_scale_zp): zero is always
  * representable; symmetric ranges are centred on zero.
  */
-export function computeScaleZeroPoint(rmin: number, rmax: number, range: QRange, symmetric: boolean): ScaleZeroPoint {
+export function computeScaleZeroPoint(
+  rmin: number,
+  rmax: number,
+  range: QRange,
+  symmetric: boolean,
+): ScaleZeroPoint {
   let lo = Math.min(rmin, 0);
   let hi = Math.max(rmax, 0);
   if (symmetric) {
@@ -46,7 +51,9 @@ export function computeScaleZeroPoint(rmin: number, rmax: number, range: QRange,
   }
   const scale = Math.fround((hi - lo) / (range.qmax - range.qmin));
   if (!(scale >= F32_TINY)) return { scale: 1, zeroPoint: 0 };
-  const zeroPoint = symmetric ? roundHalfEven((range.qmin + range.qmax) / 2) : roundHalfEven(range.qmin - lo / scale);
+  const zeroPoint = symmetric
+    ? roundHalfEven((range.qmin + range.qmax) / 2)
+    : roundHalfEven(range.qmin - lo / scale);
   return { scale, zeroPoint: Math.min(range.qmax, Math.max(range.qmin, zeroPoint)) };
 }
 

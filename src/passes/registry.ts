@@ -9,6 +9,8 @@ import { liftConstants } from './cleanup/lift-constants.js';
 import { removeIdentity } from './cleanup/remove-identity.js';
 import { topologicalSortPass } from './cleanup/topological-sort.js';
 import type { Pass } from './pass.js';
+import { dynamicInt8Pass } from './quantize/dynamic-int8.js';
+import { staticInt8Pass } from './quantize/static-int8.js';
 
 export const PASSES: readonly Pass[] = [
   inferShapesPass,
@@ -20,6 +22,8 @@ export const PASSES: readonly Pass[] = [
   dedupeInitializers,
   deadCode,
   topologicalSortPass,
+  staticInt8Pass,
+  dynamicInt8Pass,
 ] as Pass[];
 
 export function findPass(id: string): Pass | undefined {

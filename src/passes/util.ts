@@ -111,3 +111,18 @@ export function isFloat32(v: Value | undefined): boolean {
 export function graphsOf(graph: Graph): Graph[] {
   return [...graph.allGraphs()];
 }
+
+function globToRegExp(glob: string): RegExp {
+  const re = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${re}$`);
+}
+
+/** A node matches when its op type equals a pattern or its name matches a pattern as a glob. */
+export function nodeMatcher(patterns: readonly string[] | undefined): (n: Node) => boolean {
+  if (!patterns || patterns.length === 0) return () => true;
+  const res = patterns.map(globToRegExp);
+  return (n) => patterns.includes(n.opType) || res.some((r) => r.test(n.name));
+}

@@ -38,9 +38,16 @@ export async function collectActivations(
       const feeds = data.slice(start, end);
       let out: Record<string, HostTensor>;
       try {
-        out = await session.run(feeds, names.filter((n) => !inputNames.has(n)));
+        out = await session.run(
+          feeds,
+          names.filter((n) => !inputNames.has(n)),
+        );
       } catch (e) {
-        throw new EdgefitError('BAD_DATA', `calibration data from ${data.source} does not fit the model: ${(e as Error).message.split('\n')[0]}`, 'give data shaped like the model inputs');
+        throw new EdgefitError(
+          'BAD_DATA',
+          `calibration data from ${data.source} does not fit the model: ${(e as Error).message.split('\n')[0]}`,
+          'give data shaped like the model inputs',
+        );
       }
       for (const n of names) if (inputNames.has(n) && feeds[n]) out[n] = feeds[n]!;
       await onBatch(out, start, end);

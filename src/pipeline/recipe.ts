@@ -5,9 +5,9 @@
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { EdgefitError } from '../errors.js';
-import type { Node } from '../ir/graph.js';
 import type { Pass } from '../passes/pass.js';
 import { findPass, PASSES } from '../passes/registry.js';
+import { nodeMatcher } from '../passes/util.js';
 
 export interface RecipeStep {
   pass: Pass;
@@ -32,20 +32,8 @@ const stepSchema = z
 
 const recipeSchema = z.array(stepSchema);
 
-function globToRegExp(glob: string): RegExp {
-  const re = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${re}$`);
-}
-
 /** A node matches when its op type equals a pattern or its name matches a pattern as a glob. */
-export function nodeSelector(patterns: string[] | undefined): (n: Node) => boolean {
-  if (!patterns || patterns.length === 0) return () => true;
-  const res = patterns.map(globToRegExp);
-  return (n) => patterns.includes(n.opType) || res.some((r) => r.test(n.name));
-}
+export const nodeSelector = nodeMatcher;
 
 interface Located {
   line(path: (string | number)[]): number | undefined;
