@@ -1,0 +1,71 @@
+// slim on the fixtures of the pass-engine issue: a PyTorch convnet exported with its BatchNorms, a
+// TensorFlow/Paddle-style graph (Constant weights, shape chains, Dropout, Identity, a weight used
+// twice) and an If whose branches hold weights. Prints op counts, output differences, latency and
+// whether two runs give byte-identical files. Run: npx tsx bench/slim-fixtures.ts
+import { readFileSync } from 'node:fs';
+import { synthesizeInputs } from '../src/data/synthetic.js';
+import { decodeModel, encodeModel } from '../src/ir/serialize.js';
+import { modelCounts } from '../src/ir/stats.js';
+import { SLIM_PASSES } from '../src/passes/registry.js';
+import { benchmark } from '../src/pipeline/benchmark.js';
+import { compareOutputs, runPasses } from '../src/pipeline/pass-manager.js';
+import { step } from '../src/pipeline/recipe.js';
+import { nodeRuntime } from '../src/runtime/node.js';
+import type { HostTensor } from '../src/runtime/types.js';
+
+const DIR = 'test/fixtures/models';
+const steps = () => [...SLIM_PASSES.map((id) => step(id)), step('topological-sort')];
+
+async function outputs(bytes: Uint8Array, feeds: Record<string, HostTensor>[]) {
+  const s = await nodeRuntime.createSession(bytes);
+  const out = [];
+  for (const f of feeds) out.push(await s.run(f));
+  await s.release();
+  return out;
+}
+
+for (const name of ['cnn-bn-train', 'tf-style', 'if-branches']) {
+  const bytes = new Uint8Array(readFileSync(`${DIR}/${name}.onnx`));
+  const model = decodeModel(bytes);
+  const feeds = [0, 1, 2, 3].map((seed) => {
+    const f = synthesizeInputs(model, {
+      seed,
+      shapes: name === 'cnn-bn-train' ? { input: [8, 1, 28, 28] } : {},
+    });
+    if (f.cond) f.cond = { dtype: 9, dims: [], data: Uint8Array.of(seed % 2) };
+    return f;
+  });
+  const before = modelCounts(model).opTypes;
+  const { model: slim } = await runPasses(decodeModel(bytes), steps(), {
+    runtime: nodeRuntime,
+    fixedPoint: true,
+  });
+  const out1 = encodeModel(slim);
+  const out2 = encodeModel(
+    (await runPasses(decodeModel(bytes), steps(), { runtime: nodeRuntime, fixedPoint: true })).model,
+  );
+  const after = modelCounts(slim).opTypes;
+  const diff = compareOutputs(await outputs(bytes, feeds), await outputs(out1, feeds));
+  const gone = ['BatchNormalization', 'Identity', 'Dropout', 'Constant']
+    .map((op) => `${op} ${before[op] ?? 0}->${after[op] ?? 0}`)
+    .join(', ');
+  console.log(
+    `${name}: nodes ${Object.values(before).reduce((a, b) => a + b, 0)} -> ${Object.values(after).reduce((a, b) => a + b, 0)}; ${gone}`,
+  );
+  console.log(
+    `  max relative output difference ${diff.maxRelError.toExponential(2)} (goal <= 1e-5); byte-identical on rerun: ${Buffer.from(out1).equals(Buffer.from(out2))}`,
+  );
+  if (name === 'cnn-bn-train') {
+    const f = feeds[0]!;
+    const lat = async (b: Uint8Array) => {
+      const r = [];
+      for (let i = 0; i < 3; i++)
+        r.push((await benchmark(nodeRuntime, b, f, { runs: 200, warmup: 20 })).latencyMs.median);
+      return r.sort((a, c) => a - c)[1]!;
+    };
+    const [a, b] = [await lat(bytes), await lat(out1)];
+    console.log(
+      `  ORT latency (batch 8, 1 thread, median of 3x200 runs): before ${a.toFixed(3)} ms, after ${b.toFixed(3)} ms (ratio ${(b / a).toFixed(3)}; goal: no worse)`,
+    );
+  }
+}
