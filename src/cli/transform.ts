@@ -88,7 +88,13 @@ export async function runTransform(
   input: string,
   steps: RecipeStep[],
   flags: TransformFlags,
-  extra: { fixedPoint?: boolean; after?: (m: Model) => void; calibration?: Dataset | undefined } = {},
+  extra: {
+    fixedPoint?: boolean;
+    after?: (m: Model) => void;
+    calibration?: Dataset | undefined;
+    /** make the result some other way than running `steps` (e.g. a search) */
+    produce?: (m: Model) => Promise<Model>;
+  } = {},
 ): Promise<TransformReport | undefined> {
   if (flags.printRecipe) {
     process.stdout.write(stringify(recipeToJson(steps)));
@@ -106,14 +112,16 @@ export async function runTransform(
           synthesizeInputs(model, { shapes: parseShapes(flags.shape), seed, batch: 1 }),
           synthesizeInputs(model, { shapes: parseShapes(flags.shape), seed: seed + 1, batch: 1 }),
         ];
-  const { model: result, history } = await runPasses(model, steps, {
-    runtime: nodeRuntime,
-    guardFeeds,
-    seed,
-    fixedPoint: extra.fixedPoint,
-    calibration: extra.calibration,
-    log: { info: () => {}, warn: (m) => process.stderr.write(`edgefit: warning: ${m}\n`) },
-  });
+  const { model: result, history } = extra.produce
+    ? { model: await extra.produce(model), history: [] }
+    : await runPasses(model, steps, {
+        runtime: nodeRuntime,
+        guardFeeds,
+        seed,
+        fixedPoint: extra.fixedPoint,
+        calibration: extra.calibration,
+        log: { info: () => {}, warn: (m) => process.stderr.write(`edgefit: warning: ${m}\n`) },
+      });
   extra.after?.(result);
   const saved = saveModel(result, output, {
     force: flags.force,

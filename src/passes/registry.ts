@@ -9,7 +9,9 @@ import { liftConstants } from './cleanup/lift-constants.js';
 import { removeIdentity } from './cleanup/remove-identity.js';
 import { topologicalSortPass } from './cleanup/topological-sort.js';
 import type { Pass } from './pass.js';
+import { crossLayerEqualization } from './quantize/cross-layer-equalization.js';
 import { dynamicInt8Pass } from './quantize/dynamic-int8.js';
+import { smoothQuant } from './quantize/smooth-quant.js';
 import { staticInt8Pass } from './quantize/static-int8.js';
 
 export const PASSES: readonly Pass[] = [
@@ -22,6 +24,8 @@ export const PASSES: readonly Pass[] = [
   dedupeInitializers,
   deadCode,
   topologicalSortPass,
+  crossLayerEqualization,
+  smoothQuant,
   staticInt8Pass,
   dynamicInt8Pass,
 ] as Pass[];

@@ -9,9 +9,12 @@ import { synthesizeInputs } from '../../data/synthetic.js';
 import { EdgefitError } from '../../errors.js';
 import { openDataset } from '../../node/data-files.js';
 import { loadModel } from '../../node/model-io.js';
+import { dynamicTargets } from '../../passes/quantize/dynamic-int8.js';
+import { staticTargets } from '../../passes/quantize/static-int8.js';
 import { findPass, SLIM_PASSES } from '../../passes/registry.js';
 import { benchmark } from '../../pipeline/benchmark.js';
 import { kernelReport } from '../../pipeline/kernels.js';
+import { mixedPrecision } from '../../pipeline/mixed-precision.js';
 import { type RecipeStep, step } from '../../pipeline/recipe.js';
 import { nodeRuntime } from '../../runtime/node.js';
 import { addDataFlags, dataOptions, positiveInt } from '../data-flags.js';
@@ -47,6 +50,8 @@ interface QuantizeFlags extends TransformFlags {
   smoothQuant?: string | boolean;
   slim?: boolean;
   keepIoTypes?: boolean;
+  maxDrop?: string;
+  data?: string;
   [k: string]: unknown;
 }
 
@@ -164,17 +169,77 @@ export function registerQuantize(program: Command): void {
           'also quantize Conv weights (weight-only/dynamic: size only, not faster on ORT CPU)',
         )
         .option('--no-keep-io-types', 'fp16: make the graph inputs and outputs float16 too')
-        .option('--no-slim', 'skip the lossless clean-up before quantizing'),
+        .option('--no-slim', 'skip the lossless clean-up before quantizing')
+        .option(
+          '--max-drop <pt>',
+          'static/dynamic: keep the most sensitive layers float until top-1 (or agreement) drops at most this many points',
+        )
+        .option('--data <data>', 'evaluation data for --max-drop (default: the --calib data)'),
     ),
   ).action((input: string, f: QuantizeFlags) =>
     runCommand(async () => {
       const steps = quantizeRecipe(f);
       const model = f.printRecipe ? undefined : loadModel(input);
-      const calibration =
-        model && f.calib
-          ? await openDataset(model, f.calib, dataOptions(f as Record<string, string | undefined>))
-          : undefined;
-      const report = await runTransform(input, steps, f, { fixedPoint: false, calibration });
+      const dataOpts = dataOptions(f as Record<string, string | undefined>);
+      const calibration = model && f.calib ? await openDataset(model, f.calib, dataOpts) : undefined;
+      let mixed: Record<string, unknown> | undefined;
+      let report: TransformReport | undefined;
+      if (f.maxDrop !== undefined && !f.printRecipe) {
+        const maxDrop = Number(f.maxDrop);
+        if (!Number.isFinite(maxDrop) || maxDrop < 0)
+          throw new EdgefitError(
+            'BAD_ARGUMENT',
+            `--max-drop must be a number of percentage points >= 0, not "${f.maxDrop}"`,
+          );
+        if (f.mode !== 'static' && f.mode !== 'dynamic')
+          throw new EdgefitError(
+            'BAD_ARGUMENT',
+            '--max-drop works with --mode static or dynamic',
+            'choose one of them',
+          );
+        if (!calibration)
+          throw new EdgefitError(
+            'BAD_ARGUMENT',
+            '--max-drop needs data to measure on',
+            'pass --calib FILE (and optionally --data FILE)',
+          );
+        const evalData = f.data ? await openDataset(model!, f.data, dataOpts) : calibration;
+        const qi = steps.findIndex((s) => s.pass.id.startsWith('quantize-'));
+        const quantize = steps[qi]!;
+        report = await runTransform(input, [], f, {
+          produce: async (m) => {
+            const r = await mixedPrecision(m, {
+              runtime: nodeRuntime,
+              calibration,
+              evalData,
+              maxDrop,
+              prefix: steps.slice(0, qi),
+              quantize,
+              suffix: steps.slice(qi + 1),
+              layers: (prepared) =>
+                f.mode === 'static'
+                  ? staticTargets(prepared, quantize.options as never)
+                  : dynamicTargets(prepared),
+            });
+            mixed = {
+              metric: r.metric,
+              floatMetric: r.floatMetric,
+              fullInt8Metric: r.fullInt8Metric,
+              quantizedMetric: r.quantizedMetric,
+              drop: r.floatMetric - r.quantizedMetric,
+              maxDrop,
+              met: r.met,
+              floatLayers: r.floatLayers,
+              sensitivity: r.sensitivity,
+            };
+            if (!r.met)
+              process.stderr.write(
+                `edgefit: warning: even with every layer in float the budget of ${maxDrop} pt is not met\n`,
+              );
+            return r.model;
+          },
+        });
+      } else report = await runTransform(input, steps, f, { fixedPoint: false, calibration });
       if (!report) return;
       // the truth about speed: which kernels ORT runs, and whether the result is faster here
       const feeds = synthesizeInputs(model!, { shapes: parseShapes(f.shape), batch: 1 });
@@ -198,7 +263,11 @@ export function registerQuantize(program: Command): void {
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
-      const full: TransformReport = Object.assign({ ...report, mode: f.mode }, extra);
+      const full: TransformReport = Object.assign(
+        { ...report, mode: f.mode },
+        extra,
+        mixed ? { mixedPrecision: mixed } : {},
+      );
       const k = extra as {
         kernels?: Record<string, number>;
         int8Nodes?: string[];
@@ -216,6 +285,21 @@ export function registerQuantize(program: Command): void {
               )}\n  int8 nodes ${k.int8Nodes?.length}, float compute nodes ${k.floatNodes?.length}, speed-up ${k.speedup?.toFixed(2)}x (batch 1, 1 thread)\n`
           : '',
       );
+      if (mixed && !f.json) {
+        const m = mixed as {
+          metric: string;
+          floatMetric: number;
+          fullInt8Metric: number;
+          quantizedMetric: number;
+          floatLayers: { name: string; op: string; drop: number }[];
+        };
+        process.stdout.write(
+          `  ${m.metric}: float ${m.floatMetric.toFixed(2)}, full int8 ${m.fullInt8Metric.toFixed(2)}, result ${m.quantizedMetric.toFixed(2)}\n` +
+            m.floatLayers
+              .map((l) => `  kept float: ${l.name} (${l.op}), costs ${l.drop.toFixed(2)} pt alone\n`)
+              .join(''),
+        );
+      }
     }),
   );
 }

@@ -169,3 +169,16 @@ export const dynamicInt8Pass = definePass({
     return { changed: matmuls + convs > 0, stats: { matmuls, convs } };
   },
 });
+
+/** The MatMul/Gemm layers dynamic quantization would quantize (nodes without a name get one). */
+export function dynamicTargets(model: import('../../ir/graph.js').Model): { name: string; op: string }[] {
+  for (const n of model.graph.nodes) if (!n.name) n.name = model.uniqueName(n.opType);
+  return model.graph.nodes
+    .filter(
+      (n) =>
+        (n.opType === 'MatMul' || n.opType === 'Gemm') &&
+        n.domain === '' &&
+        constantOf(n.inputs[1])?.dims.length === 2,
+    )
+    .map((n) => ({ name: n.name, op: n.opType }));
+}

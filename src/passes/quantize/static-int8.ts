@@ -183,6 +183,7 @@ function plan(graph: Graph, options: StaticOptions, ctx: PassContext): Plan {
     meanOf: new Set(),
   };
   const marked = new Set<Value>();
+  const pendingFolds: [Node, Value][] = [];
   const mark = (v: Value | undefined) => {
     if (v && !marked.has(v)) {
       marked.add(v);
@@ -200,20 +201,26 @@ function plan(graph: Graph, options: StaticOptions, ctx: PassContext): Plan {
       const out = n.outputs[0]!;
       // rule 2: fold a lone Relu/Clip reader into the output range
       const only = out.uses.length === 1 && !out.isGraphOutput ? out.uses[0]!.node : undefined;
-      if (
+      const foldable =
         options.foldActivations &&
-        only &&
+        only !== undefined &&
         only.domain === '' &&
         !excluded(only) &&
         (only.opType === 'Relu' ||
           (only.opType === 'Clip' &&
-            (!only.inputs[1] || constantOf(only.inputs[1])) &&
-            (!only.inputs[2] || constantOf(only.inputs[2]))))
-      ) {
-        p.folds.set(only, out);
-        p.rangeSource.set(out, only.outputs[0]!.name);
+            (!only.inputs[1] || constantOf(only.inputs[1]) !== undefined) &&
+            (!only.inputs[2] || constantOf(only.inputs[2]) !== undefined)));
+      if (n.opType === 'MatMul' || n.opType === 'Gemm') {
+        // MatMul/Gemm need no output Q (MatMulIntegerToFloat and QGemm give float): their output is
+        // quantized only when a quantized node reads it, and a Relu is folded only then (the Q clamps)
+        if (foldable) pendingFolds.push([only, out]);
+      } else {
+        if (foldable) {
+          p.folds.set(only, out);
+          p.rangeSource.set(out, only.outputs[0]!.name);
+        }
+        mark(out);
       }
-      mark(out);
     } else if (
       n.domain === '' &&
       MOVE.has(n.opType) &&
@@ -226,6 +233,12 @@ function plan(graph: Graph, options: StaticOptions, ctx: PassContext): Plan {
       p.tiedTo.set(n.outputs[0]!, n.inputs[0]);
       mark(n.outputs[0]);
     }
+  }
+  for (const [act, out] of pendingFolds) {
+    const y = act.outputs[0]!;
+    if (!marked.has(y) && !marked.has(out)) continue;
+    p.folds.set(act, out);
+    p.rangeSource.set(out, y.name);
   }
   for (const v of p.qdq) if (!p.rangeSource.has(v)) p.rangeSource.set(v, v.name);
   return p;
@@ -671,4 +684,15 @@ function dequantize(
     q,
     (v, i) => v * scales[axis === undefined ? 0 : Math.floor(i / inner) % channels]!,
   );
+}
+
+/** The compute layers static quantization would quantize (nodes without a name get one). */
+export function staticTargets(
+  model: import('../../ir/graph.js').Model,
+  options: StaticOptions,
+): { name: string; op: string }[] {
+  inferShapes(model, { defaultDim: null, write: true });
+  for (const n of model.graph.nodes) if (!n.name) n.name = model.uniqueName(n.opType);
+  const p = plan(model.graph, options, { selects: () => true } as unknown as PassContext);
+  return [...p.targets].filter((n) => COMPUTE.has(n.opType)).map((n) => ({ name: n.name, op: n.opType }));
 }
