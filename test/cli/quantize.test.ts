@@ -1,0 +1,89 @@
+// quantize on the command line: static int8 on the bundled model, and the bad-input contract.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { encodeNpz } from '../../src/data/npz.js';
+import { runCli } from '../helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'edgefit-quant-'));
+const MODEL = 'examples/fashion-mnist.onnx';
+const NPZ = 'examples/fashion-mnist-1k.npz';
+
+function oneLineError(r: { code: number; stderr: string }, pattern: RegExp) {
+  expect(r.code).toBe(2);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^edgefit: error: /);
+  expect(lines[0]).toMatch(pattern);
+}
+
+describe('quantize --mode static', () => {
+  it('the bundled model: int8 kernels, ~3x smaller, accuracy kept', () => {
+    const before = readFileSync(MODEL);
+    const out = join(dir, 'static.onnx');
+    const r = runCli([
+      'quantize',
+      MODEL,
+      '-o',
+      out,
+      '--mode',
+      'static',
+      '--calib',
+      NPZ,
+      '--samples',
+      '200',
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.kernels.QLinearConv).toBe(8);
+    expect(j.kernels.QGemm).toBe(1);
+    expect(j.floatNodes).toEqual([]);
+    // only the input needs quantizing: every other Q/DQ is fused away
+    expect(j.kernels.QuantizeLinear).toBe(1);
+    expect(j.kernels.DequantizeLinear ?? 0).toBe(0);
+    expect(j.after.bytes / j.before.bytes).toBeLessThan(0.34);
+    expect(readFileSync(MODEL).equals(before)).toBe(true);
+    const e = JSON.parse(runCli(['eval', out, '--data', NPZ, '--reference', MODEL, '--json']).stdout);
+    expect(e.top1).toBeGreaterThan(0.925); // float: 0.932
+    expect(e.agreement).toBeGreaterThan(0.98);
+  });
+});
+
+describe('quantize: bad input', () => {
+  it('--mode static without --calib names the fix', () =>
+    oneLineError(
+      runCli(['quantize', MODEL, '-o', join(dir, 'a.onnx'), '--mode', 'static']),
+      /--mode static needs calibration data \(pass --calib FILE/,
+    ));
+
+  it('calibration data that does not fit: the data layer error', () => {
+    const bad = join(dir, 'bad.npz');
+    writeFileSync(
+      bad,
+      encodeNpz({
+        input: { dtype: 'float32', shape: [4, 3, 32, 32], data: new Float32Array(4 * 3 * 32 * 32) },
+      }),
+    );
+    oneLineError(
+      runCli(['quantize', MODEL, '-o', join(dir, 'b.onnx'), '--mode', 'static', '--calib', bad]),
+      /input "input" expects float \[batch,1,28,28\]; the data has float32 \[4,3,32,32\]/,
+    );
+  });
+
+  it('an already quantized model: a clear message, no output', () => {
+    const q = join(dir, 'q.onnx');
+    expect(runCli(['quantize', MODEL, '-o', q, '--mode', 'dynamic']).code).toBe(0);
+    const again = join(dir, 'again.onnx');
+    const r = runCli(['quantize', q, '-o', again, '--mode', 'static', '--calib', NPZ]);
+    oneLineError(r, /already quantized/);
+    expect(() => readFileSync(again)).toThrow();
+  });
+
+  it('an unknown mode', () =>
+    oneLineError(
+      runCli(['quantize', MODEL, '-o', join(dir, 'c.onnx'), '--mode', 'int3']),
+      /--mode must be one of fp16, weight-int8, weight-int4, dynamic, static/,
+    ));
+});
