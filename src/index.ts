@@ -1,0 +1,30 @@
+// edgefit's platform-neutral core: the IR, decode/encode, analysis, passes, recipes, datasets and
+// metrics, evaluation. Nothing here imports Node-only modules; `edgefit/node` adds files and
+// onnxruntime-node, `edgefit/web` (src/runtime/web.ts) onnxruntime-web.
+
+export { type InspectReport, inspectModel, inspectWithRuntime } from './analysis/inspect.js';
+export { analyzeCost, type LayerCost, type ModelCost } from './analysis/cost.js';
+export { inferShapes, type ShapeInference } from './analysis/shape-inference.js';
+export { bindArrays, type Dataset, syntheticDataset } from './data/dataset.js';
+export * from './data/index.js';
+export { synthesizeInputs } from './data/synthetic.js';
+export { EdgefitError, isEdgefitError } from './errors.js';
+export { GraphBuilder, newModel } from './ir/builder.js';
+export { cloneModel } from './ir/clone.js';
+export { type Attribute, Graph, Model, Node, type TensorType, Value } from './ir/graph.js';
+export { decodeModel, encodeModel, encodeModelChunks } from './ir/serialize.js';
+export { modelCounts } from './ir/stats.js';
+export { Tensor } from './ir/tensor.js';
+export { assertValid, topologicalSort, verifyModel } from './ir/verify.js';
+export { DataType, dataTypeName } from './onnx/dtype.js';
+export { definePass, type Pass, type PassContext, type PassResult } from './passes/pass.js';
+export { findPass, PASSES, SLIM_PASSES } from './passes/registry.js';
+export { benchmark, parseProfile } from './pipeline/benchmark.js';
+export { collectActivations } from './pipeline/calibrate.js';
+export { evaluate } from './pipeline/evaluate.js';
+export { kernelReport } from './pipeline/kernels.js';
+export { mixedPrecision } from './pipeline/mixed-precision.js';
+export { compareOutputs, runPasses } from './pipeline/pass-manager.js';
+export { parseRecipe, type RecipeStep, recipeToJson, step } from './pipeline/recipe.js';
+export { exposeValues } from './runtime/expose.js';
+export type { HostTensor, Runtime, Session, SessionOptions } from './runtime/types.js';

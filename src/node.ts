@@ -1,0 +1,6 @@
+// edgefit on Node: model files with external data, datasets from files, onnxruntime-node, sizes.
+export * from './index.js';
+export { openDataset } from './node/data-files.js';
+export { FileExternalData, loadModel, saveModel } from './node/model-io.js';
+export { transportSizes } from './node/sizes.js';
+export { nodeRuntime } from './runtime/node.js';
