@@ -11,6 +11,7 @@ import { topologicalSortPass } from './cleanup/topological-sort.js';
 import type { Pass } from './pass.js';
 import { crossLayerEqualization } from './quantize/cross-layer-equalization.js';
 import { dynamicInt8Pass } from './quantize/dynamic-int8.js';
+import { fp16Pass } from './quantize/fp16.js';
 import { smoothQuant } from './quantize/smooth-quant.js';
 import { staticInt8Pass } from './quantize/static-int8.js';
 
@@ -28,6 +29,7 @@ export const PASSES: readonly Pass[] = [
   smoothQuant,
   staticInt8Pass,
   dynamicInt8Pass,
+  fp16Pass,
 ] as Pass[];
 
 export function findPass(id: string): Pass | undefined {
