@@ -2,50 +2,17 @@
 // TensorFlow/Paddle-style graph (Constant weights, shape chains, Dropout, Identity, a weight used
 // twice) and an If whose branches hold weights. Prints op counts, output differences, latency and
 // whether two runs give byte-identical files. Run: npx tsx bench/slim-fixtures.ts
-import { readFileSync } from 'node:fs';
-import { synthesizeInputs } from '../src/data/synthetic.js';
 import { decodeModel, encodeModel } from '../src/ir/serialize.js';
-import { modelCounts } from '../src/ir/stats.js';
-import { SLIM_PASSES } from '../src/passes/registry.js';
 import { benchmark } from '../src/pipeline/benchmark.js';
-import { compareOutputs, runPasses } from '../src/pipeline/pass-manager.js';
-import { step } from '../src/pipeline/recipe.js';
+import { runPasses } from '../src/pipeline/pass-manager.js';
 import { nodeRuntime } from '../src/runtime/node.js';
-import type { HostTensor } from '../src/runtime/types.js';
-
-const DIR = 'test/fixtures/models';
-const steps = () => [...SLIM_PASSES.map((id) => step(id)), step('topological-sort')];
-
-async function outputs(bytes: Uint8Array, feeds: Record<string, HostTensor>[]) {
-  const s = await nodeRuntime.createSession(bytes);
-  const out = [];
-  for (const f of feeds) out.push(await s.run(f));
-  await s.release();
-  return out;
-}
+import { slimFixture, slimSteps } from './slim-check.js';
 
 for (const name of ['cnn-bn-train', 'tf-style', 'if-branches']) {
-  const bytes = new Uint8Array(readFileSync(`${DIR}/${name}.onnx`));
-  const model = decodeModel(bytes);
-  const feeds = [0, 1, 2, 3].map((seed) => {
-    const f = synthesizeInputs(model, {
-      seed,
-      shapes: name === 'cnn-bn-train' ? { input: [8, 1, 28, 28] } : {},
-    });
-    if (f.cond) f.cond = { dtype: 9, dims: [], data: Uint8Array.of(seed % 2) };
-    return f;
-  });
-  const before = modelCounts(model).opTypes;
-  const { model: slim } = await runPasses(decodeModel(bytes), steps(), {
-    runtime: nodeRuntime,
-    fixedPoint: true,
-  });
-  const out1 = encodeModel(slim);
+  const { bytes, slimBytes: out1, before, after, diff, feeds } = await slimFixture(name, 8);
   const out2 = encodeModel(
-    (await runPasses(decodeModel(bytes), steps(), { runtime: nodeRuntime, fixedPoint: true })).model,
+    (await runPasses(decodeModel(bytes), slimSteps(), { runtime: nodeRuntime, fixedPoint: true })).model,
   );
-  const after = modelCounts(slim).opTypes;
-  const diff = compareOutputs(await outputs(bytes, feeds), await outputs(out1, feeds));
   const gone = ['BatchNormalization', 'Identity', 'Dropout', 'Constant']
     .map((op) => `${op} ${before[op] ?? 0}->${after[op] ?? 0}`)
     .join(', ');

@@ -1,42 +1,15 @@
 // slim on exporter-shaped fixtures (test/fixtures/models, made by scripts/make-fixtures.py).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { synthesizeInputs } from '../../src/data/synthetic.js';
-import { decodeModel, encodeModel } from '../../src/ir/serialize.js';
-import { modelCounts } from '../../src/ir/stats.js';
+import { FIXTURES, slimFixture } from '../../bench/slim-check.js';
 import { verifyModel } from '../../src/ir/verify.js';
-import { SLIM_PASSES } from '../../src/passes/registry.js';
-import { compareOutputs, runPasses } from '../../src/pipeline/pass-manager.js';
-import { step } from '../../src/pipeline/recipe.js';
-import { nodeRuntime } from '../../src/runtime/node.js';
-import type { HostTensor } from '../../src/runtime/types.js';
 
-const DIR = 'test/fixtures/models';
-const steps = () => [...SLIM_PASSES.map((id) => step(id)), step('topological-sort')];
-
-async function outputs(bytes: Uint8Array, feeds: Record<string, HostTensor>[]) {
-  const s = await nodeRuntime.createSession(bytes);
-  const out = [];
-  for (const f of feeds) out.push(await s.run(f));
-  await s.release();
-  return out;
-}
+const DIR = FIXTURES;
 
 async function slimAndCompare(name: string) {
-  const bytes = new Uint8Array(readFileSync(`${DIR}/${name}.onnx`));
-  const model = decodeModel(bytes);
-  const feeds = [0, 1, 2, 3].map((seed) => {
-    const f = synthesizeInputs(model, { seed, batch: 3 });
-    if (f.cond) f.cond = { dtype: 9, dims: [], data: Uint8Array.of(seed % 2) };
-    return f;
-  });
-  const { model: slim } = await runPasses(decodeModel(bytes), steps(), {
-    runtime: nodeRuntime,
-    fixedPoint: true,
-  });
-  expect(verifyModel(slim)).toEqual([]);
-  const diff = compareOutputs(await outputs(bytes, feeds), await outputs(encodeModel(slim), feeds));
-  return { before: modelCounts(model).opTypes, after: modelCounts(slim).opTypes, diff, slim };
+  const r = await slimFixture(name);
+  expect(verifyModel(r.slim)).toEqual([]);
+  return r;
 }
 
 describe.skipIf(!existsSync(`${DIR}/cnn-bn-train.onnx`))('slim on exporter-shaped fixtures', () => {
