@@ -2,8 +2,8 @@
 // metrics, evaluation. Nothing here imports Node-only modules; `edgefit/node` adds files and
 // onnxruntime-node, `edgefit/web` (src/runtime/web.ts) onnxruntime-web.
 
-export { type InspectReport, inspectModel, inspectWithRuntime } from './analysis/inspect.js';
 export { analyzeCost, type LayerCost, type ModelCost } from './analysis/cost.js';
+export { type InspectReport, inspectModel, inspectWithRuntime } from './analysis/inspect.js';
 export { inferShapes, type ShapeInference } from './analysis/shape-inference.js';
 export { bindArrays, type Dataset, syntheticDataset } from './data/dataset.js';
 export * from './data/index.js';

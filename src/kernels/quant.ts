@@ -59,7 +59,7 @@ export function computeScaleZeroPoint(
 
 export function quantizeValue(x: number, scale: number, zeroPoint: number, range: QRange): number {
   const q = roundHalfEven(Math.fround(x / scale)) + zeroPoint;
-  return q < range.qmin ? range.qmin : q > range.qmax ? range.qmax : q;
+  return q < range.qmin ? range.qmin : Math.min(q, range.qmax);
 }
 
 /**

@@ -5,7 +5,6 @@
 import {
   closeSync,
   existsSync,
-  fstatSync,
   openSync,
   readFileSync,
   readSync,

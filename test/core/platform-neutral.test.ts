@@ -10,7 +10,9 @@ const FORBIDDEN = /^(node:|fs$|path$|os$|zlib$|child_process$|onnxruntime-node|s
 function importsOf(file: string): string[] {
   const src = readFileSync(file, 'utf8');
   const out: string[] = [];
-  for (const m of src.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g)) {
+  for (const m of src.matchAll(
+    /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g,
+  )) {
     const spec = m[1] ?? m[2]!;
     // type-only imports vanish at run time
     if (/^\s*(?:import|export)\s+type\s/.test(m[0].trim())) continue;
