@@ -10,7 +10,9 @@
 //  3. asymmetric (4-bit): lo = min(min, 0), hi = max(max, 0), scale = (hi - lo) / 15,
 //     zp = clip(rne(-lo / scale), 0, 15), code = clip(rne(w / scale) + zp, 0, 15).
 // rne = round half to even of the float32 quotient, as numpy and ONNX QuantizeLinear do; an all-zero
-// block gets scale 1 (its codes are then exact zeros).
+// block gets scale 1 (its codes are then exact zeros). The quotient is fround(w · (1/scale)) with the
+// reciprocal in float64: the same float32 as w / scale, because a quotient of two float32 values is
+// never within 2^-49 (relative) of a float32 rounding midpoint, and the float64 product errs < 2^-51.
 //
 // GPTQ (Frantar et al., "GPTQ: Accurate Post-Training Quantization for Generative Pre-trained
 // Transformers", 2022), written for W [K, N] (the paper's W is [N, K]): with H = 2·XᵀX/M from the
@@ -142,25 +144,92 @@ function quantizeRows(
   const { qmin, qmax } = levels(qm);
   const { codes, scales, zeroPoints } = qm;
   const so = b * N;
+  const inv = new Float64Array(N);
+  for (let n = 0; n < N; n++) inv[n] = 1 / scales[so + n]!;
   for (let r = r0; r < r1; r++) {
     const base = r * N;
     if (zeroPoints) {
       for (let n = 0; n < N; n++) {
-        const t = Math.fround(w[base + n]! / scales[so + n]!) + MAGIC - MAGIC + zeroPoints[so + n]!;
-        codes[base + n] = t < qmin ? qmin : t > qmax ? qmax : t;
+        const t = Math.fround(w[base + n]! * inv[n]!) + MAGIC - MAGIC + zeroPoints[so + n]!;
+        codes[base + n] = Math.max(qmin, Math.min(qmax, t));
       }
     } else {
       for (let n = 0; n < N; n++) {
-        const t = Math.fround(w[base + n]! / scales[so + n]!) + MAGIC - MAGIC;
-        codes[base + n] = t < qmin ? qmin : t > qmax ? qmax : t;
+        const t = Math.fround(w[base + n]! * inv[n]!) + MAGIC - MAGIC;
+        codes[base + n] = Math.max(qmin, Math.min(qmax, t));
       }
     }
   }
 }
 
+/**
+ * Rule 1 for a whole matrix (per column or per tensor), the hot path of int8 weight-only quantization:
+ * one pass for max|w| (on the float bits: |w| is bits & 0x7fffffff, ordered like the floats), one to
+ * quantize; both four rows at a time. No clamp is needed: |w / scale| <= 127 (1 + 2^-24) rounds to at most 127.
+ * Same codes as numpy's clip(rint(w / (max|w| / 127)), -127, 127) in float32.
+ */
+function quantizeInt8Columns(w: Float32Array, K: number, N: number, qm: QuantizedMatrix): void {
+  const bits = new Int32Array(w.buffer, w.byteOffset, K * N);
+  const top = new Int32Array(N);
+  // four rows at a time, branch-free max of non-negative int32: a - ((a - b) & ((a - b) >> 31))
+  let r = 0;
+  for (; r + 3 < K; r += 4) {
+    const b0 = r * N;
+    const b1 = b0 + N;
+    const b2 = b1 + N;
+    const b3 = b2 + N;
+    for (let n = 0; n < top.length; n++) {
+      const a = bits[b0 + n]! & 0x7fffffff;
+      const b = bits[b1 + n]! & 0x7fffffff;
+      const c = bits[b2 + n]! & 0x7fffffff;
+      const e = bits[b3 + n]! & 0x7fffffff;
+      const d1 = a - b;
+      const m1 = a - (d1 & (d1 >> 31));
+      const d2 = c - e;
+      const m2 = c - (d2 & (d2 >> 31));
+      const d3 = m1 - m2;
+      const m = m1 - (d3 & (d3 >> 31));
+      if (m > top[n]!) top[n] = m;
+    }
+  }
+  for (; r < K; r++)
+    for (let n = 0, b = r * N; n < top.length; n++) top[n] = Math.max(top[n]!, bits[b + n]! & 0x7fffffff);
+  const maxAbs = new Float32Array(top.buffer);
+  if (qm.perTensor) maxAbs.fill(maxAbs.reduce((a, b) => Math.max(a, b), 0));
+  const scales = qm.scales;
+  const inv = new Float64Array(N);
+  for (let n = 0; n < N; n++) {
+    const s = Math.fround(maxAbs[n]! / 127);
+    scales[n] = s >= F32_TINY || Number.isNaN(s) ? s : 1;
+    inv[n] = 1 / scales[n]!;
+  }
+  // four rows at a time: one reciprocal load serves four codes
+  const codes = qm.codes;
+  for (r = 0; r + 3 < K; r += 4) {
+    const b0 = r * N;
+    const b1 = b0 + N;
+    const b2 = b1 + N;
+    const b3 = b2 + N;
+    for (let n = 0; n < inv.length; n++) {
+      const f = inv[n]!;
+      codes[b0 + n] = Math.fround(w[b0 + n]! * f) + MAGIC - MAGIC;
+      codes[b1 + n] = Math.fround(w[b1 + n]! * f) + MAGIC - MAGIC;
+      codes[b2 + n] = Math.fround(w[b2 + n]! * f) + MAGIC - MAGIC;
+      codes[b3 + n] = Math.fround(w[b3 + n]! * f) + MAGIC - MAGIC;
+    }
+  }
+  for (; r < K; r++)
+    for (let n = 0, b = r * N; n < inv.length; n++)
+      codes[b + n] = Math.fround(w[b + n]! * inv[n]!) + MAGIC - MAGIC;
+}
+
 /** Round-to-nearest quantization of w [K, N] (row-major). */
 export function quantizeRtn(w: Float32Array, K: number, N: number, scheme: WeightScheme): QuantizedMatrix {
   const qm = emptyMatrix(K, N, scheme);
+  if (qm.bits === 8 && qm.kBlocks === 1 && w.byteOffset % 4 === 0) {
+    quantizeInt8Columns(w, K, N, qm);
+    return qm;
+  }
   for (let b = 0; b < qm.kBlocks; b++) {
     const r0 = b * qm.blockSize;
     const r1 = Math.min(K, r0 + qm.blockSize);
@@ -168,6 +237,17 @@ export function quantizeRtn(w: Float32Array, K: number, N: number, scheme: Weigh
     quantizeRows(w, N, r0, r1, b, qm);
   }
   return qm;
+}
+
+/** Per-row quantization of w [M, R] (a Conv weight: one scale per output channel m), RTN. */
+export function quantizeRowsRtn(w: Float32Array, M: number, scheme: WeightScheme): QuantizedMatrix {
+  const R = w.length / M;
+  const t = new Float32Array(w.length); // rows become columns of [R, M]
+  for (let m = 0; m < M; m++) for (let r = 0; r < R; r++) t[r * M + m] = w[m * R + r]!;
+  const qm = quantizeRtn(t, R, M, { ...scheme, blockSize: R });
+  const codes = new Int8Array(w.length);
+  for (let m = 0; m < M; m++) for (let r = 0; r < R; r++) codes[m * R + r] = qm.codes[r * M + m]!;
+  return { ...qm, codes };
 }
 
 /** w ≈ (code - zp) · scale, as a float32 [K, N] matrix. */
@@ -184,19 +264,43 @@ export function dequantize(qm: QuantizedMatrix): Float32Array {
 
 // --- small dense factorizations (float64, row-major n×n)
 
+// Both factorizations work on blocks of ROWS rows: every earlier row is read once per block instead of
+// once per row, which keeps the K×K triangle's traffic (not the arithmetic) from dominating.
+const ROWS = 16;
+
+/** Σ a[i0 + p] · a[j0 + p] for p < len, with four accumulators (an add's latency bounds one). */
+function dot(a: Float64Array, i0: number, j0: number, len: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let p = 0;
+  for (; p + 3 < len; p += 4) {
+    s0 += a[i0 + p]! * a[j0 + p]!;
+    s1 += a[i0 + p + 1]! * a[j0 + p + 1]!;
+    s2 += a[i0 + p + 2]! * a[j0 + p + 2]!;
+    s3 += a[i0 + p + 3]! * a[j0 + p + 3]!;
+  }
+  for (; p < len; p++) s0 += a[i0 + p]! * a[j0 + p]!;
+  return s0 + s1 + (s2 + s3);
+}
+
 /** In-place lower Cholesky factor of a symmetric positive definite a; false if not positive definite. */
 export function choleskyLower(a: Float64Array, n: number): boolean {
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    for (let j = 0; j <= i; j++) {
+  for (let i0 = 0; i0 < n; i0 += ROWS) {
+    const i1 = Math.min(n, i0 + ROWS);
+    // L[i][j] = (A[i][j] - L[i][:j] · L[j][:j]) / L[j][j]; row j is final once column j is done
+    for (let j = 0; j < i1; j++) {
       const rj = j * n;
-      let s = a[ri + j]!;
-      for (let p = 0; p < j; p++) s -= a[ri + p]! * a[rj + p]!;
-      if (j < i) a[ri + j] = s / a[rj + j]!;
-      else if (s > 0 && Number.isFinite(s)) a[ri + i] = Math.sqrt(s);
-      else return false;
+      for (let i = Math.max(i0, j); i < i1; i++) {
+        const ri = i * n;
+        const s = a[ri + j]! - dot(a, ri, rj, j);
+        if (i > j) a[ri + j] = s / a[rj + j]!;
+        else if (s > 0 && Number.isFinite(s)) a[ri + i] = Math.sqrt(s);
+        else return false;
+      }
     }
-    for (let j = i + 1; j < n; j++) a[ri + j] = 0;
+    for (let i = i0; i < i1; i++) a.fill(0, i * n + i + 1, (i + 1) * n);
   }
   return true;
 }
@@ -204,18 +308,31 @@ export function choleskyLower(a: Float64Array, n: number): boolean {
 /** Inverse of a lower triangular l (row-major n×n), lower triangular. */
 export function invertLower(l: Float64Array, n: number): Float64Array {
   const x = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
+  // row i of X = (e_i - Σ_{p<i} L[i][p] · X[p]) / L[i][i], X[p] zero beyond column p
+  const subtract = (i: number, p: number) => {
+    const f = l[i * n + p]!;
+    if (f === 0) return;
     const ri = i * n;
-    // row i of X: (e_i - Σ_{p<i} L[i][p] · X[p]) / L[i][i]; X[p] is zero beyond column p
-    for (let p = 0; p < i; p++) {
-      const f = l[ri + p]!;
-      if (f === 0) continue;
-      const rp = p * n;
-      for (let j = 0; j <= p; j++) x[ri + j] = x[ri + j]! - f * x[rp + j]!;
+    const rp = p * n;
+    let j = 0;
+    for (; j + 3 <= p; j += 4) {
+      x[ri + j] = x[ri + j]! - f * x[rp + j]!;
+      x[ri + j + 1] = x[ri + j + 1]! - f * x[rp + j + 1]!;
+      x[ri + j + 2] = x[ri + j + 2]! - f * x[rp + j + 2]!;
+      x[ri + j + 3] = x[ri + j + 3]! - f * x[rp + j + 3]!;
     }
-    const d = 1 / l[ri + i]!;
-    for (let j = 0; j < i; j++) x[ri + j] = x[ri + j]! * d;
-    x[ri + i] = d;
+    for (; j <= p; j++) x[ri + j] = x[ri + j]! - f * x[rp + j]!;
+  };
+  for (let i0 = 0; i0 < n; i0 += ROWS) {
+    const i1 = Math.min(n, i0 + ROWS);
+    for (let p = 0; p < i0; p++) for (let i = i0; i < i1; i++) subtract(i, p);
+    for (let p = i0; p < i1; p++) {
+      const rp = p * n;
+      const d = 1 / l[rp + p]!;
+      for (let j = 0; j < p; j++) x[rp + j] = x[rp + j]! * d;
+      x[rp + p] = d;
+      for (let i = p + 1; i < i1; i++) subtract(i, p);
+    }
   }
   return x;
 }
@@ -301,7 +418,7 @@ export async function quantizeGptq(
         const s = scales[so + n]!;
         const z = zeroPoints ? zeroPoints[so + n]! : 0;
         let q = Math.fround(v / s) + MAGIC - MAGIC + z;
-        q = q < qmin ? qmin : q > qmax ? qmax : q;
+        q = Math.max(qmin, Math.min(qmax, q));
         codes[row + n] = q;
         err[e + n] = (v - Math.fround((q - z) * s)) / d;
       }

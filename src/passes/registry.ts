@@ -12,6 +12,7 @@ import type { Pass } from './pass.js';
 import { crossLayerEqualization } from './quantize/cross-layer-equalization.js';
 import { dynamicInt8Pass } from './quantize/dynamic-int8.js';
 import { fp16Pass } from './quantize/fp16.js';
+import { weightInt4Pass, weightInt8Pass } from './quantize/weight-only.js';
 import { smoothQuant } from './quantize/smooth-quant.js';
 import { staticInt8Pass } from './quantize/static-int8.js';
 
@@ -30,6 +31,8 @@ export const PASSES: readonly Pass[] = [
   staticInt8Pass,
   dynamicInt8Pass,
   fp16Pass,
+  weightInt8Pass,
+  weightInt4Pass,
 ] as Pass[];
 
 export function findPass(id: string): Pass | undefined {
