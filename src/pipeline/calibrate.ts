@@ -38,10 +38,9 @@ export async function collectActivations(
       const feeds = data.slice(start, end);
       let out: Record<string, HostTensor>;
       try {
-        out = await session.run(
-          feeds,
-          names.filter((n) => !inputNames.has(n)),
-        );
+        // ORT refuses an empty fetch list: when only inputs are wanted, fetch a graph output too
+        const fetch = names.filter((n) => !inputNames.has(n));
+        out = await session.run(feeds, fetch.length ? fetch : [session.outputNames[0]!]);
       } catch (e) {
         throw new EdgefitError(
           'BAD_DATA',
