@@ -279,9 +279,9 @@ class EncoderBlock(nn.Module):
 
 
 class TinyViT(nn.Module):
-    """7x7 patches -> 16 tokens of dim 64, 2 encoder blocks, mean pooling, Linear head."""
+    """7x7 patches -> 16 tokens of dim 128, 2 encoder blocks, mean pooling, Linear head."""
 
-    def __init__(self, dim=64, heads=4, mlp_dim=128, depth=2, num_classes=10):
+    def __init__(self, dim=128, heads=4, mlp_dim=256, depth=2, num_classes=10):
         super().__init__()
         self.patch = FastLinear(49, dim)
         self.pos = nn.Parameter(torch.randn(1, 16, dim) * 0.02)
