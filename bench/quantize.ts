@@ -14,6 +14,9 @@ import { nodeRuntime } from '../src/runtime/node.js';
 import { webRuntime } from '../src/runtime/web.js';
 
 const quick = process.argv.includes('--quick');
+// --only static,depthwise,fp16,int4,maxdrop runs some sections
+const onlyArg = process.argv.find((a) => a.startsWith('--only='));
+const want = (section: string) => !onlyArg || onlyArg.slice(7).split(',').includes(section);
 const FM = '/usr/share/datasets/fashion-mnist';
 const M = 'test/fixtures/models';
 const CALIB = `${M}/fmnist-calib.npz`;
@@ -63,8 +66,9 @@ async function latency(model: string): Promise<number> {
 const size = (p: string) => readFileSync(p).length;
 const pct = (x: number) => `${x.toFixed(2)}%`;
 
-console.log(`# static int8 (uint8 activations, int8 per-channel weights, minmax, calibration ${CALIB})`);
-for (const [name, model] of Object.entries(fixtures)) {
+if (want('static'))
+  console.log(`# static int8 (uint8 activations, int8 per-channel weights, minmax, calibration ${CALIB})`);
+for (const [name, model] of want('static') ? Object.entries(fixtures) : []) {
   if (!existsSync(model)) continue;
   const q = quantize(model, `${name}-static`, ['--mode', 'static', '--calib', CALIB]);
   const [f1, q1] = [await top1(model), await top1(q.path as string)];
@@ -84,7 +88,7 @@ for (const [name, model] of Object.entries(fixtures)) {
 }
 
 console.log('\n# depthwise net: static int8, per-tensor weights, with and without CLE + bias correction');
-{
+if (want('depthwise')) {
   const model = fixtures['depthwise-net']!;
   const base = await top1(model);
   for (const extra of [[], ['--cle', '--bias-correction']] as string[][]) {
@@ -106,7 +110,7 @@ console.log('\n# depthwise net: static int8, per-tensor weights, with and withou
 }
 
 console.log('\n# fp16');
-for (const [name, model] of Object.entries(fixtures)) {
+for (const [name, model] of want('fp16') ? Object.entries(fixtures) : []) {
   if (!existsSync(model)) continue;
   let q: Record<string, unknown>;
   try {
@@ -121,11 +125,12 @@ for (const [name, model] of Object.entries(fixtures)) {
     await openDataset(loadModel(model), 'examples/fashion-mnist-1k.npz'),
     { reference: model },
   );
+  // onnxruntime-web takes bytes (a string is a URL to it)
   const web = await evaluate(
     webRuntime,
-    q.path as string,
+    new Uint8Array(readFileSync(q.path as string)),
     await openDataset(loadModel(model), 'examples/fashion-mnist-1k.npz'),
-    { reference: model },
+    { reference: new Uint8Array(readFileSync(model)) },
   );
   console.log(
     `${name}: file ${(size(q.path as string) / size(model)).toFixed(3)}x; agreement node ${pct(100 * r.agreement!)}, web ${pct(100 * web.agreement!)}`,
@@ -133,7 +138,7 @@ for (const [name, model] of Object.entries(fixtures)) {
 }
 
 console.log('\n# weight-int4 (MatMulNBits, block 32) and weight-int8');
-for (const name of ['mlp-gemm', 'transformer']) {
+for (const name of want('int4') ? ['mlp-gemm', 'transformer'] : []) {
   const model = fixtures[name]!;
   for (const args of [
     ['--mode', 'weight-int4'],
@@ -165,7 +170,7 @@ for (const name of ['mlp-gemm', 'transformer']) {
 }
 
 console.log('\n# --max-drop: transformer, static int8, budget 0.1 pt on the 1k test slice');
-{
+if (want('maxdrop')) {
   const q = quantize(fixtures.transformer!, 'tr-mixed', [
     '--mode',
     'static',

@@ -77,6 +77,15 @@ describe.skipIf(!existsSync(FM))('eval', () => {
     expect(full.top1).toBeGreaterThan(0.9);
   });
 
+  it('--runtime web (onnxruntime-web wasm) gives the same top-1 as node', () => {
+    const node = JSON.parse(runCli(['eval', MODEL, '--data', NPZ, '--limit', '200', '--json']).stdout);
+    const web = JSON.parse(
+      runCli(['eval', MODEL, '--data', NPZ, '--limit', '200', '--runtime', 'web', '--json']).stdout,
+    );
+    expect(web.samples).toBe(200);
+    expect(web.top1).toBe(node.top1);
+  });
+
   it('a model against itself: agreement 1, SQNR infinite', () => {
     const r = JSON.parse(runCli(['eval', MODEL, '--data', NPZ, '--reference', MODEL, '--json']).stdout);
     expect(r.agreement).toBe(1);

@@ -14,7 +14,16 @@ import { parseShapes, printJson, runCommand } from '../shell.js';
 
 export async function pickRuntime(name: string | undefined): Promise<Runtime> {
   if (!name || name === 'node') return nodeRuntime;
-  if (name === 'web') return (await import('../../runtime/web.js')).webRuntime;
+  if (name === 'web') {
+    // onnxruntime-web reads a string as a URL: hand it the file's bytes
+    const web = (await import('../../runtime/web.js')).webRuntime;
+    const { readFileSync } = await import('node:fs');
+    return {
+      name: 'web',
+      createSession: (model, options) =>
+        web.createSession(typeof model === 'string' ? new Uint8Array(readFileSync(model)) : model, options),
+    };
+  }
   throw new EdgefitError('BAD_ARGUMENT', `--runtime must be node or web, not "${name}"`);
 }
 
