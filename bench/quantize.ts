@@ -147,7 +147,7 @@ for (const name of want('int4') ? ['mlp-gemm', 'transformer'] : []) {
   ]) {
     let q: Record<string, unknown>;
     try {
-      q = quantize(model, `${name}-${args.join('')}`, args);
+      q = quantize(model, `${name}-${args.join('').replace(/[^a-z0-9-]/gi, '')}`, args);
     } catch (e) {
       console.log(`${name} ${args.join(' ')}: ${(e as Error).message.split('\n')[0]}`);
       continue;
@@ -169,7 +169,7 @@ for (const name of want('int4') ? ['mlp-gemm', 'transformer'] : []) {
   }
 }
 
-console.log('\n# --max-drop: transformer, static int8, budget 0.1 pt on the 1k test slice');
+console.log('\n# --max-drop: transformer, static int8, budget 0.05 pt on the 1k test slice');
 if (want('maxdrop')) {
   const q = quantize(fixtures.transformer!, 'tr-mixed', [
     '--mode',
@@ -179,7 +179,7 @@ if (want('maxdrop')) {
     '--data',
     'examples/fashion-mnist-1k.npz',
     '--max-drop',
-    '0.1',
+    '0.05',
   ]);
   const m = q.mixedPrecision as {
     floatMetric: number;

@@ -12,9 +12,9 @@ import type { Pass } from './pass.js';
 import { crossLayerEqualization } from './quantize/cross-layer-equalization.js';
 import { dynamicInt8Pass } from './quantize/dynamic-int8.js';
 import { fp16Pass } from './quantize/fp16.js';
-import { weightInt4Pass, weightInt8Pass } from './quantize/weight-only.js';
 import { smoothQuant } from './quantize/smooth-quant.js';
 import { staticInt8Pass } from './quantize/static-int8.js';
+import { weightInt4Pass, weightInt8Pass } from './quantize/weight-only.js';
 
 export const PASSES: readonly Pass[] = [
   inferShapesPass,

@@ -98,7 +98,9 @@ export async function mixedPrecision(input: Model, o: MixedPrecisionOptions): Pr
     sensitivity,
     met: floatMetric - metricOf(q) <= o.maxDrop + 1e-9,
   });
-  if (floatMetric - fullInt8Metric <= o.maxDrop) return result([], []);
+  // metrics are percentages of a sample count: compare with a little slack for float rounding
+  const within = (m: number) => floatMetric - m <= o.maxDrop + 1e-9;
+  if (within(fullInt8Metric)) return result([], []);
 
   // rule 2: one layer quantized at a time
   const names = layers.map((l) => l.name);
@@ -122,7 +124,7 @@ export async function mixedPrecision(input: Model, o: MixedPrecisionOptions): Pr
     o.log?.info(
       `float: ${floatLayers.map((l) => l.name).join(', ')} -> drop ${(floatMetric - metricOf(q)).toFixed(2)} pt`,
     );
-    if (floatMetric - metricOf(q) <= o.maxDrop) break;
+    if (within(metricOf(q))) break;
   }
   return result(floatLayers, sensitivity);
 }
