@@ -87,3 +87,41 @@ describe('quantize: bad input', () => {
       /--mode must be one of fp16, weight-int8, weight-int4, dynamic, static/,
     ));
 });
+
+describe('quantize --max-drop', () => {
+  it('meets the budget on the eval data and names the float layers with their measured cost', () => {
+    const out = join(dir, 'mixed.onnx');
+    const r = runCli(
+      [
+        'quantize',
+        'test/fixtures/models/transformer.onnx',
+        '-o',
+        out,
+        '--mode',
+        'static',
+        '--calib',
+        'test/fixtures/models/fmnist-calib.npz',
+        '--data',
+        NPZ,
+        '--limit',
+        '300',
+        '--max-drop',
+        '0',
+        '--json',
+      ],
+      300_000,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const m = JSON.parse(r.stdout).mixedPrecision;
+    expect(m.metric).toBe('top1');
+    expect(m.met).toBe(true);
+    expect(m.floatMetric - m.quantizedMetric).toBeLessThanOrEqual(1e-9);
+    if (m.floatMetric - m.fullInt8Metric > 1e-9) {
+      expect(m.floatLayers.length).toBeGreaterThan(0);
+      for (const l of m.floatLayers) expect(typeof l.drop).toBe('number');
+    }
+    // the result really is that accurate on the same data
+    const e = JSON.parse(runCli(['eval', out, '--data', NPZ, '--limit', '300', '--json']).stdout);
+    expect(100 * e.top1).toBeCloseTo(m.quantizedMetric, 6);
+  });
+});
