@@ -160,7 +160,11 @@ const INLINE_BUDGET = PROTOBUF_LIMIT - 64 * 1024 * 1024;
 export function saveModel(model: Model, path: string, options: SaveOptions = {}): SaveResult {
   const out = resolve(path);
   if (!existsSync(dirname(out)) || !statSync(dirname(out)).isDirectory())
-    throw new EdgefitError('IO', `cannot write ${path}: the folder ${dirname(out)} does not exist`, 'create it first or choose another -o');
+    throw new EdgefitError(
+      'IO',
+      `cannot write ${path}: the folder ${dirname(out)} does not exist`,
+      'create it first or choose another -o',
+    );
   if (existsSync(out) && !options.force)
     throw new EdgefitError('IO', `${path} already exists`, 'choose another output path or pass --force');
   const tensors = allTensors(model);
@@ -222,7 +226,11 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
     rmSync(tmpData, { force: true });
     const code = (e as { code?: string }).code;
     if (code === 'EACCES' || code === 'EROFS' || code === 'ENOSPC' || code === 'EISDIR')
-      throw new EdgefitError('IO', `cannot write ${path} (${code})`, 'check the folder is writable and has space');
+      throw new EdgefitError(
+        'IO',
+        `cannot write ${path} (${code})`,
+        'check the folder is writable and has space',
+      );
     throw e;
   }
 }
