@@ -1,8 +1,8 @@
 // Edits most passes share: reading constants, bypassing a node, pruning what nothing uses.
 
 import { attrFloat, attrInts } from '../ir/builder.js';
-import type { Graph, Node, Value } from '../ir/graph.js';
-import { Tensor } from '../ir/tensor.js';
+import { type Graph, type Node, Value } from '../ir/graph.js';
+import { Tensor, viewBytes } from '../ir/tensor.js';
 import { DataType } from '../onnx/dtype.js';
 
 /** The Constant node's tensor (value, value_float(s), value_int(s)); undefined for sparse/string forms. */
@@ -125,4 +125,23 @@ export function nodeMatcher(patterns: readonly string[] | undefined): (n: Node) 
   if (!patterns || patterns.length === 0) return () => true;
   const res = patterns.map(globToRegExp);
   return (n) => patterns.includes(n.opType) || res.some((r) => r.test(n.name));
+}
+
+/** A new float32 initializer (weights may be shared, so passes never edit one in place). */
+export function newFloatWeight(graph: Graph, base: string, dims: number[], data: Float32Array): Value {
+  const name = graph.model.uniqueName(base);
+  const v = new Value(graph, name, { elemType: DataType.FLOAT, shape: [...dims] });
+  graph.addInitializer(v, Tensor.fromBytes(name, DataType.FLOAT, dims, viewBytes(data)));
+  return v;
+}
+
+/** Point input `index` of `node` at a new float32 initializer derived from the old one's name. */
+export function replaceInputWeight(
+  node: Node,
+  index: number,
+  dims: number[],
+  data: Float32Array,
+  suffix: string,
+): void {
+  node.setInput(index, newFloatWeight(node.graph, `${node.inputs[index]!.name}_${suffix}`, dims, data));
 }

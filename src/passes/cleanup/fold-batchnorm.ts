@@ -11,24 +11,14 @@
 // edited in place.
 
 import { attrFloat, attrInt, setAttr } from '../../ir/builder.js';
-import { type Graph, type Node, Value } from '../../ir/graph.js';
-import { Tensor, viewBytes } from '../../ir/tensor.js';
+import type { Node, Value } from '../../ir/graph.js';
 import { DataType } from '../../onnx/dtype.js';
 import { definePass, noOptions, result } from '../pass.js';
-import { constantOf, replaceValue } from '../util.js';
+import { constantOf, newFloatWeight, replaceValue } from '../util.js';
 
 function float32Const(v: Value | undefined): Float32Array | undefined {
   const t = constantOf(v);
   return t && t.dtype === DataType.FLOAT ? t.toFloat32() : undefined;
-}
-
-/** A new float32 initializer (the old weight may be shared, so it is never edited). */
-function newWeight(graph: Graph, base: string, dims: number[], data: Float32Array): Value {
-  const name = graph.model.uniqueName(base);
-  const v = new Value(graph, name);
-  graph.addInitializer(v, Tensor.fromBytes(name, DataType.FLOAT, dims, viewBytes(data)));
-  v.setType({ elemType: DataType.FLOAT, shape: [...dims] });
-  return v;
 }
 
 interface BnParams {
@@ -85,8 +75,11 @@ function foldConv(conv: Node, p: BnParams, transpose: boolean): boolean {
       for (let k = 0; k < spatial; k++) w2[base + k] = w[base + k]! * s;
     }
   const g = conv.graph;
-  conv.setInput(1, newWeight(g, `${wt.name}_bnfolded`, [...wt.dims], w2));
-  conv.setInput(2, newWeight(g, `${conv.name || 'conv'}_bias_bnfolded`, [outChannels], foldedBias(bias, p)));
+  conv.setInput(1, newFloatWeight(g, `${wt.name}_bnfolded`, [...wt.dims], w2));
+  conv.setInput(
+    2,
+    newFloatWeight(g, `${conv.name || 'conv'}_bias_bnfolded`, [outChannels], foldedBias(bias, p)),
+  );
   return true;
 }
 
@@ -115,8 +108,8 @@ function foldGemm(gemm: Node, p: BnParams): boolean {
   for (let i = 0; i < r; i++)
     for (let j = 0; j < c; j++) b2[i * c + j] = b[i * c + j]! * p.scale[transB ? i : j]!;
   const g = gemm.graph;
-  gemm.setInput(1, newWeight(g, `${bt.name}_bnfolded`, [r, c], b2));
-  gemm.setInput(2, newWeight(g, `${gemm.name || 'gemm'}_bias_bnfolded`, [n], foldedBias(bias, p)));
+  gemm.setInput(1, newFloatWeight(g, `${bt.name}_bnfolded`, [r, c], b2));
+  gemm.setInput(2, newFloatWeight(g, `${gemm.name || 'gemm'}_bias_bnfolded`, [n], foldedBias(bias, p)));
   if (gemm.opType === 'MatMul') {
     gemm.opType = 'Gemm';
   } else {

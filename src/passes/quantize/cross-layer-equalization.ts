@@ -11,11 +11,10 @@
 
 import { z } from 'zod';
 import { attrInt } from '../../ir/builder.js';
-import { type Graph, type Node, Value } from '../../ir/graph.js';
-import { Tensor, viewBytes } from '../../ir/tensor.js';
+import type { Graph, Node } from '../../ir/graph.js';
 import { DataType } from '../../onnx/dtype.js';
 import { definePass } from '../pass.js';
-import { constantOf } from '../util.js';
+import { constantOf, replaceInputWeight } from '../util.js';
 
 const options = z
   .object({
@@ -53,22 +52,7 @@ function nextConv(conv: Node, replaceRelu6: boolean): { next: Node; act?: Node }
   return act ? { next: n, act } : { next: n };
 }
 
-function replaceWeight(
-  graph: Graph,
-  n: Node,
-  index: number,
-  dims: number[],
-  data: Float32Array,
-  suffix: string,
-): void {
-  const old = n.inputs[index]!;
-  const name = graph.model.uniqueName(`${old.name}_${suffix}`);
-  const v = new Value(graph, name, { elemType: DataType.FLOAT, shape: [...dims] });
-  graph.addInitializer(v, Tensor.fromBytes(name, DataType.FLOAT, dims, viewBytes(data)));
-  n.setInput(index, v);
-}
-
-function equalize(graph: Graph, c1: Node, c2: Node): boolean {
+function equalize(_graph: Graph, c1: Node, c2: Node): boolean {
   const t1 = constantOf(c1.inputs[1])!;
   const t2 = constantOf(c2.inputs[1])!;
   const w1 = t1.toFloat32().slice();
@@ -105,12 +89,11 @@ function equalize(graph: Graph, c1: Node, c2: Node): boolean {
       for (let k = 0; k < inner2; k++) w2[base + k]! *= f;
     }
   }
-  replaceWeight(graph, c1, 1, t1.dims, w1, 'cle');
-  replaceWeight(graph, c2, 1, t2.dims, w2, 'cle');
+  replaceInputWeight(c1, 1, t1.dims, w1, 'cle');
+  replaceInputWeight(c2, 1, t2.dims, w2, 'cle');
   const bt = c1.inputs[2] ? constantOf(c1.inputs[2]) : undefined;
   if (bt)
-    replaceWeight(
-      graph,
+    replaceInputWeight(
       c1,
       2,
       bt.dims,

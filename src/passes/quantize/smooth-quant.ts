@@ -11,12 +11,11 @@
 import { z } from 'zod';
 import { EdgefitError } from '../../errors.js';
 import { attrInt } from '../../ir/builder.js';
-import { type Graph, type Node, Value } from '../../ir/graph.js';
-import { Tensor, viewBytes } from '../../ir/tensor.js';
+import type { Node, Value } from '../../ir/graph.js';
 import { DataType } from '../../onnx/dtype.js';
 import { asFloat32, collectActivations } from '../../pipeline/calibrate.js';
 import { definePass } from '../pass.js';
-import { constantOf } from '../util.js';
+import { constantOf, replaceInputWeight } from '../util.js';
 
 const options = z
   .object({
@@ -33,14 +32,6 @@ function isWeighted(n: Node): boolean {
     w?.dtype === DataType.FLOAT &&
     w.dims.length === 2
   );
-}
-
-function setConst(graph: Graph, n: Node, index: number, dims: number[], data: Float32Array): void {
-  const old = n.inputs[index]!;
-  const name = graph.model.uniqueName(`${old.name}_smooth`);
-  const v = new Value(graph, name, { elemType: DataType.FLOAT, shape: [...dims] });
-  graph.addInitializer(v, Tensor.fromBytes(name, DataType.FLOAT, dims, viewBytes(data)));
-  n.setInput(index, v);
 }
 
 export const smoothQuant = definePass({
@@ -111,21 +102,21 @@ export const smoothQuant = definePass({
       // rule 4: LayerNorm scale and bias / s; weight rows * s
       const gamma = constantOf(ln.inputs[1])!;
       if (gamma.size !== k) continue;
-      setConst(
-        graph,
+      replaceInputWeight(
         ln,
         1,
         gamma.dims,
         gamma.toFloat32().map((g, c) => g / s[c]!),
+        'smooth',
       );
       const beta = ln.inputs[2] ? constantOf(ln.inputs[2]) : undefined;
       if (beta)
-        setConst(
-          graph,
+        replaceInputWeight(
           ln,
           2,
           beta.dims,
           beta.toFloat32().map((b, c) => b / s[c]!),
+          'smooth',
         );
       for (const r of readers) {
         const t = constantOf(r.inputs[1])!;
@@ -133,7 +124,7 @@ export const smoothQuant = definePass({
         const [rows, cols] = t.dims as [number, number];
         const w = t.toFloat32().slice();
         for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) w[i * cols + j]! *= s[transB ? j : i]!;
-        setConst(graph, r, 1, t.dims, w);
+        replaceInputWeight(r, 1, t.dims, w, 'smooth');
       }
       smoothed++;
     }
