@@ -43,6 +43,7 @@
 
 import { z } from 'zod';
 import { inferShapes } from '../../analysis/shape-inference.js';
+import { EdgefitError } from '../../errors.js';
 import { GraphBuilder, setAttr } from '../../ir/builder.js';
 import { type Graph, type Model, Node, Value } from '../../ir/graph.js';
 import { Tensor, viewBytes } from '../../ir/tensor.js';
@@ -80,6 +81,9 @@ export const DEFAULT_BLOCK_OPS: readonly string[] = [
   ...words('QuantizeLinear DequantizeLinear DynamicQuantizeLinear QLinearConv QLinearMatMul'),
   // ORT's converter keeps these float: fp16 kernels that are missing or inaccurate.
   ...words('TopK RoiAlign Min Max'),
+  // ORT 1.30's CPU provider has no float16 kernel (or type support) for these — found by running the
+  // ONNX backend test corpus through this pass (bench/quantize-corpus.ts).
+  ...words('Celu IsInf IsNaN EyeLike MeanVarianceNormalization'),
 ];
 
 const fp16Options = z
@@ -120,11 +124,19 @@ function opMatcher(patterns: readonly string[]): (n: Node) => boolean {
 function userBlock(options: Fp16Options, ctx: PassContext): (n: Node) => string | undefined {
   const byOp = opMatcher(options.blockOps);
   const byName = options.blockNodes.length ? nodeMatcher(options.blockNodes) : () => false;
-  const own = (n: Node) => (!ctx.selects(n) ? 'selector' : byOp(n) ? 'op' : byName(n) ? 'name' : undefined);
+  const own = (n: Node) =>
+    !ctx.selects(n) ? 'selector' : byOp(n) ? 'op' : byName(n) ? 'name' : kernelGap(n) ? 'kernel' : undefined;
   return (n) => {
     for (let p = n.graph.parentNode; p; p = p.graph.parentNode) if (own(p)) return 'parent';
     return own(n);
   };
+}
+
+/** ORT CPU has no float16 Scatter* kernel with a reduction (add, mul, max, min). */
+function kernelGap(n: Node): boolean {
+  if (!isOnnx(n) || (n.opType !== 'ScatterElements' && n.opType !== 'ScatterND')) return false;
+  const r = n.attributes.get('reduction');
+  return r !== undefined && new TextDecoder().decode(r.proto.s) !== 'none';
 }
 
 /** Inputs the spec types as float only (rule 3). */
@@ -471,6 +483,13 @@ export const fp16Pass = definePass({
   options: fp16Options,
   searchSpace: { mode: ['weights', 'graph'] },
   apply(model, options, ctx): PassResult {
+    const opset = model.opset('') ?? 0;
+    if (opset < 6)
+      throw new EdgefitError(
+        'UNSUPPORTED',
+        `fp16 conversion needs ai.onnx opset >= 6 (the model has ${opset}; Cast took a string type before)`,
+        'convert the model to a newer opset first',
+      );
     const weightBytesBefore = weightBytes(model);
     const tally: Tally = { tensorsConverted: 0, subnormalValues: 0 };
     const counts =
