@@ -1,7 +1,7 @@
 // Robustness: every quantization mode on every ONNX backend test model ONNX Runtime runs. A mode may
 // decline a model (a clean EdgefitError) but must never crash, and what it writes must load and run in
 // ONNX Runtime on the model's own test inputs. Run: npx tsx bench/quantize-corpus.ts
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
 import { bindArrays } from '../src/data/dataset.js';
@@ -35,89 +35,113 @@ const ND: Record<number, NdArray['dtype']> = {
   10: 'float16',
 };
 
-const counts = new Map<string, { changed: number; declined: number; crashed: number; badOutput: number }>();
-const failures: string[] = [];
-const reasons = new Map<string, number>();
-let models = 0;
-for (const c of listCorpus()) {
-  const bytes = new Uint8Array(readFileSync(join(c.dir, 'model.onnx')));
-  const base = decodeModel(bytes);
-  const inputs = base.graph.inputs.filter((v) => !v.initializer);
-  if (inputs.some((v) => !v.type)) continue;
-  const set = join(c.dir, 'test_data_set_0');
-  if (!existsSync(set)) continue;
-  const feeds: Record<string, HostTensor> = {};
-  let ok = true;
-  inputs.forEach((v, i) => {
-    const p = join(set, `input_${i}.pb`);
-    if (!existsSync(p)) ok = false;
-    else {
-      const t = tensorFromProto(fromBinary(TensorProtoSchema, readFileSync(p)), undefined);
-      if (t.isString) ok = false;
-      else feeds[v.name] = { dtype: t.dtype, dims: t.dims, data: t.typed() };
-    }
-  });
-  if (!ok) continue;
-  try {
-    const s = await nodeRuntime.createSession(bytes);
-    await s.run(feeds);
-    await s.release();
-  } catch {
-    continue;
-  }
-  models++;
-  // calibration data: the test inputs themselves, their first axis taken as the sample axis
-  let calibration: ReturnType<typeof bindArrays> | undefined;
-  try {
-    const arrays = new Map<string, NdArray>();
-    for (const [k, t] of Object.entries(feeds)) {
-      if (!ND[t.dtype]) throw new Error('dtype');
-      if (t.dims.length === 0) throw new Error('scalar input');
-      arrays.set(k, { dtype: ND[t.dtype]!, shape: t.dims, data: t.data } as NdArray);
-    }
-    calibration = bindArrays(base, arrays, 'test inputs');
-  } catch {
-    calibration = undefined;
-  }
-  for (const [id, options] of MODES) {
-    const k = counts.get(id) ?? { changed: 0, declined: 0, crashed: 0, badOutput: 0 };
-    counts.set(id, k);
-    try {
-      const { model, history } = await runPasses(decodeModel(bytes), [step(id, options), step('dead-code')], {
-        runtime: nodeRuntime,
-        calibration,
-      });
-      if (!history[0]!.changed) continue;
-      const problems = verifyModel(model);
-      if (problems.length) throw new Error(`invalid graph: ${problems[0]}`);
-      k.changed++;
-      try {
-        const s = await nodeRuntime.createSession(encodeModel(model));
-        await s.run(feeds);
-        await s.release();
-      } catch (e) {
-        k.badOutput++;
-        failures.push(
-          `${id} ${c.suite}/${c.name}: output does not run: ${(e as Error).message.split('\n')[0]}`,
-        );
-      }
-    } catch (e) {
-      if (isEdgefitError(e)) {
-        k.declined++;
-        const why = `${id}: ${e.message.replace(/"[^"]*"|\d+/g, '…').slice(0, 90)}`;
-        reasons.set(why, (reasons.get(why) ?? 0) + 1);
-      } else {
-        k.crashed++;
-        failures.push(`${id} ${c.suite}/${c.name}: CRASH ${(e as Error).message.split('\n')[0]}`);
-      }
-    }
-  }
+export interface ModeCounts {
+  changed: number;
+  declined: number;
+  crashed: number;
+  badOutput: number;
 }
-for (const f of failures) console.log(f);
-for (const [why, n] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 12))
-  console.log(`  declined ${n} x ${why}`);
-console.log(`models ORT runs with their test inputs: ${models}`);
-for (const [id, k] of counts)
-  console.log(
-    `${id}: changed ${k.changed}, declined cleanly ${k.declined}, crashed ${k.crashed}, output not runnable ${k.badOutput}`,
-  );
+
+/** Run every mode on every corpus model ORT runs; returns per-mode counts and failure lines. */
+export async function quantizeCorpus(): Promise<{
+  models: number;
+  counts: Map<string, ModeCounts>;
+  failures: string[];
+  reasons: Map<string, number>;
+}> {
+  const counts = new Map<string, { changed: number; declined: number; crashed: number; badOutput: number }>();
+  const failures: string[] = [];
+  const reasons = new Map<string, number>();
+  let models = 0;
+  for (const c of listCorpus()) {
+    const bytes = new Uint8Array(readFileSync(join(c.dir, 'model.onnx')));
+    const base = decodeModel(bytes);
+    const inputs = base.graph.inputs.filter((v) => !v.initializer);
+    if (inputs.some((v) => !v.type)) continue;
+    const set = join(c.dir, 'test_data_set_0');
+    if (!existsSync(set)) continue;
+    const feeds: Record<string, HostTensor> = {};
+    let ok = true;
+    inputs.forEach((v, i) => {
+      const p = join(set, `input_${i}.pb`);
+      if (!existsSync(p)) ok = false;
+      else {
+        const t = tensorFromProto(fromBinary(TensorProtoSchema, readFileSync(p)), undefined);
+        if (t.isString) ok = false;
+        else feeds[v.name] = { dtype: t.dtype, dims: t.dims, data: t.typed() };
+      }
+    });
+    if (!ok) continue;
+    try {
+      const s = await nodeRuntime.createSession(bytes);
+      await s.run(feeds);
+      await s.release();
+    } catch {
+      continue;
+    }
+    models++;
+    // calibration data: the test inputs themselves, their first axis taken as the sample axis
+    let calibration: ReturnType<typeof bindArrays> | undefined;
+    try {
+      const arrays = new Map<string, NdArray>();
+      for (const [k, t] of Object.entries(feeds)) {
+        if (!ND[t.dtype]) throw new Error('dtype');
+        if (t.dims.length === 0) throw new Error('scalar input');
+        arrays.set(k, { dtype: ND[t.dtype]!, shape: t.dims, data: t.data } as NdArray);
+      }
+      calibration = bindArrays(base, arrays, 'test inputs');
+    } catch {
+      calibration = undefined;
+    }
+    for (const [id, options] of MODES) {
+      const k = counts.get(id) ?? { changed: 0, declined: 0, crashed: 0, badOutput: 0 };
+      counts.set(id, k);
+      try {
+        const { model, history } = await runPasses(
+          decodeModel(bytes),
+          [step(id, options), step('dead-code')],
+          {
+            runtime: nodeRuntime,
+            calibration,
+          },
+        );
+        if (!history[0]!.changed) continue;
+        const problems = verifyModel(model);
+        if (problems.length) throw new Error(`invalid graph: ${problems[0]}`);
+        k.changed++;
+        try {
+          const s = await nodeRuntime.createSession(encodeModel(model));
+          await s.run(feeds);
+          await s.release();
+        } catch (e) {
+          k.badOutput++;
+          failures.push(
+            `${id} ${c.suite}/${c.name}: output does not run: ${(e as Error).message.split('\n')[0]}`,
+          );
+        }
+      } catch (e) {
+        if (isEdgefitError(e)) {
+          k.declined++;
+          const why = `${id}: ${e.message.replace(/"[^"]*"|\d+/g, '…').slice(0, 90)}`;
+          reasons.set(why, (reasons.get(why) ?? 0) + 1);
+        } else {
+          k.crashed++;
+          failures.push(`${id} ${c.suite}/${c.name}: CRASH ${(e as Error).message.split('\n')[0]}`);
+        }
+      }
+    }
+  }
+  return { models, counts, failures, reasons };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { models, counts, failures, reasons } = await quantizeCorpus();
+  for (const f of failures) console.log(f);
+  for (const [why, n] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 12))
+    console.log(`  declined ${n} x ${why}`);
+  console.log(`models ORT runs with their test inputs: ${models}`);
+  for (const [id, k] of counts)
+    console.log(
+      `${id}: changed ${k.changed}, declined cleanly ${k.declined}, crashed ${k.crashed}, output not runnable ${k.badOutput}`,
+    );
+}
