@@ -46,7 +46,9 @@ export class RangeStats {
     const ks = span > 0 ? bins / span : 0;
     for (let i = 0; i < x.length; i++) {
       const v = x[i]!;
-      h[Math.min(bins - 1, Math.floor(Math.abs(v) * ka))]! += 1;
+      // exact zeros (ReLU outputs, padding) carry no information about the clipping threshold and, as
+      // a spike in the first bin, would pull the KL search towards tiny thresholds
+      if (v !== 0) h[Math.min(bins - 1, Math.floor(Math.abs(v) * ka))]! += 1;
       s[Math.min(bins - 1, Math.max(0, Math.floor((v - this.min) * ks)))]! += 1;
     }
   }

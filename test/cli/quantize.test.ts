@@ -125,3 +125,38 @@ describe('quantize --max-drop', () => {
     expect(100 * e.top1).toBeCloseTo(m.quantizedMetric, 6);
   });
 });
+
+describe('quantize: calibration methods', () => {
+  for (const method of ['percentile', 'entropy', 'mse'])
+    it(`--method ${method}: same fused kernels as minmax, accuracy kept`, () => {
+      const out = join(dir, `m-${method}.onnx`);
+      const r = runCli([
+        'quantize',
+        MODEL,
+        '-o',
+        out,
+        '--mode',
+        'static',
+        '--calib',
+        'test/fixtures/models/fmnist-calib.npz',
+        '--samples',
+        '128',
+        '--method',
+        method,
+        '--json',
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      const j = JSON.parse(r.stdout);
+      // data-movement ops share their input's scale, so MaxPool runs on uint8 whatever the method
+      expect(j.kernels).toMatchObject({
+        QLinearConv: 8,
+        QGemm: 1,
+        QLinearAdd: 1,
+        NhwcMaxPool: 1,
+        QuantizeLinear: 1,
+      });
+      expect(j.kernels.DequantizeLinear ?? 0).toBe(0);
+      const e = JSON.parse(runCli(['eval', out, '--data', NPZ, '--json']).stdout);
+      expect(e.top1).toBeGreaterThan(0.925);
+    });
+});

@@ -218,6 +218,9 @@ function plan(graph: Graph, options: StaticOptions, ctx: PassContext): Plan {
         if (foldable) {
           p.folds.set(only, out);
           p.rangeSource.set(out, only.outputs[0]!.name);
+          // the activation's output becomes `out` once folded: data-movement ops reading it join
+          // the quantized region with `out`'s parameters
+          marked.add(only.outputs[0]!);
         }
         mark(out);
       }
