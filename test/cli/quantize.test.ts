@@ -160,3 +160,33 @@ describe('quantize: calibration methods', () => {
       expect(e.top1).toBeGreaterThan(0.925);
     });
 });
+
+describe('recipes reproduce transforms', () => {
+  it('quantize --print-recipe, then optimize --recipe with the same data: byte-identical output', () => {
+    const calib = 'test/fixtures/models/fmnist-calib.npz';
+    const recipe = join(dir, 'static.yaml');
+    const printed = runCli([
+      'quantize',
+      MODEL,
+      '-o',
+      join(dir, 'unused.onnx'),
+      '--mode',
+      'static',
+      '--calib',
+      calib,
+      '--samples',
+      '64',
+      '--print-recipe',
+    ]);
+    expect(printed.code).toBe(0);
+    writeFileSync(recipe, printed.stdout);
+    const a = join(dir, 'via-quantize.onnx');
+    const b = join(dir, 'via-optimize.onnx');
+    expect(
+      runCli(['quantize', MODEL, '-o', a, '--mode', 'static', '--calib', calib, '--samples', '64']).code,
+    ).toBe(0);
+    const r = runCli(['optimize', MODEL, '-o', b, '--recipe', recipe, '--calib', calib]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
+  });
+});

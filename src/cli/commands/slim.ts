@@ -1,9 +1,13 @@
 // edgefit slim MODEL -o OUT: lossless clean-up to a fixed point, node counts by op type before/after.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { EdgefitError } from '../../errors.js';
+import { openDataset } from '../../node/data-files.js';
+import { loadModel } from '../../node/model-io.js';
 import { SLIM_PASSES } from '../../passes/registry.js';
 import { parseRecipe, step } from '../../pipeline/recipe.js';
 import { textTable } from '../../report/text-table.js';
+import { addDataFlags, dataOptions } from '../data-flags.js';
 import { runCommand } from '../shell.js';
 import { addTransformFlags, printTransform, runTransform, type TransformFlags } from '../transform.js';
 
@@ -34,23 +38,33 @@ export function registerSlim(program: Command): void {
 }
 
 export function registerOptimize(program: Command): void {
-  addTransformFlags(
-    program
-      .command('optimize')
-      .description('run a recipe: a JSON or YAML list of { pass, options, nodes } steps')
-      .argument('<model>', 'ONNX model')
-      .requiredOption('--recipe <file>', 'the recipe (JSON or YAML)'),
-  ).action((input: string, flags: TransformFlags & { recipe: string }) =>
+  addDataFlags(
+    addTransformFlags(
+      program
+        .command('optimize')
+        .description('run a recipe: a JSON or YAML list of { pass, options, nodes } steps')
+        .argument('<model>', 'ONNX model')
+        .requiredOption('--recipe <file>', 'the recipe (JSON or YAML)')
+        .option('--calib <data>', 'calibration data for data-aware passes (static int8, GPTQ, SmoothQuant)'),
+    ),
+  ).action((input: string, flags: TransformFlags & { recipe: string; calib?: string }) =>
     runCommand(async () => {
       let text: string;
       try {
         text = readFileSync(flags.recipe, 'utf8');
       } catch {
-        const { EdgefitError } = await import('../../errors.js');
         throw new EdgefitError('IO', `cannot read recipe ${flags.recipe}`, 'check the path');
       }
       const steps = parseRecipe(text, flags.recipe);
-      const report = await runTransform(input, steps, flags);
+      const calibration =
+        flags.calib && !flags.printRecipe
+          ? await openDataset(
+              loadModel(input),
+              flags.calib,
+              dataOptions(flags as unknown as Record<string, string | undefined>),
+            )
+          : undefined;
+      const report = await runTransform(input, steps, flags, { calibration });
       if (report) printTransform(report, flags.json);
     }),
   );
