@@ -1,8 +1,8 @@
 // What every transform command shares (slim, optimize, quantize, prune, ...): check paths, load and
 // verify, run the recipe under the numerical guard, save atomically, report the transform fields.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import type { Dataset } from '../data/dataset.js';
@@ -50,9 +50,31 @@ export interface SideCounts {
   opTypes: Record<string, number>;
 }
 
-function sideCounts(model: Model, bytes: Uint8Array): SideCounts {
+/** The external data files a model refers to, as paths beside it. */
+function externalFiles(model: Model, path: string): string[] {
+  const out = new Set<string>();
+  for (const g of model.graph.allGraphs())
+    for (const v of g.initializers) {
+      const loc = v.initializer!.external?.location;
+      if (loc) out.add(join(dirname(resolve(path)), loc));
+    }
+  return [...out];
+}
+
+function concatFiles(files: string[]): Uint8Array {
+  return new Uint8Array(Buffer.concat(files.map((f) => readFileSync(f))));
+}
+
+/**
+ * What a model costs on disk: its file plus any external data files it refers to. The transport
+ * size (brotli) covers both, up to 256 MiB (compressing more would dominate the run time).
+ */
+function sideCounts(model: Model, path: string): SideCounts {
   const c = modelCounts(model);
-  const sizes = transportSizes(bytes);
+  const files = [path, ...externalFiles(model, path)];
+  const total = files.reduce((s, f) => s + statSync(f).size, 0);
+  const bytes = total <= 256 * 1024 * 1024 ? concatFiles(files) : new Uint8Array(readFileSync(path));
+  const sizes = { ...transportSizes(bytes), bytes: total };
   return {
     bytes: sizes.bytes,
     brotliBytes: sizes.brotliBytes,
@@ -103,7 +125,7 @@ export async function runTransform(
   const output = checkOutput(input, flags);
   const model = loadModel(input);
   assertValid(model);
-  const before = sideCounts(model, new Uint8Array(readFileSync(input)));
+  const before = sideCounts(model, input);
   const seed = Number(flags.seed ?? 0);
   const guardFeeds =
     flags.guard === false
@@ -127,12 +149,12 @@ export async function runTransform(
     force: flags.force,
     externalData: flags.externalData ? true : 'auto',
   });
-  const outBytes = new Uint8Array(readFileSync(saved.path));
   return {
     input,
     output,
     before,
-    after: sideCounts(result, outBytes),
+    // re-read lazily (external data stays on disk) so external files are counted as written
+    after: sideCounts(loadModel(saved.path), saved.path),
     passes: summarizeHistory(history),
   };
 }
