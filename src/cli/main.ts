@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerBench } from './commands/bench.js';
+import { registerCluster } from './commands/cluster.js';
 import { registerCompare } from './commands/compare.js';
 import { registerEval } from './commands/eval.js';
 import { registerInspect } from './commands/inspect.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerSlim(program);
   registerOptimize(program);
   registerQuantize(program);
+  registerCluster(program);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

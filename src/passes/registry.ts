@@ -8,6 +8,7 @@ import { inferShapesPass } from './cleanup/infer-shapes.js';
 import { liftConstants } from './cleanup/lift-constants.js';
 import { removeIdentity } from './cleanup/remove-identity.js';
 import { topologicalSortPass } from './cleanup/topological-sort.js';
+import { weightClustering } from './cluster/weight-clustering.js';
 import type { Pass } from './pass.js';
 import { crossLayerEqualization } from './quantize/cross-layer-equalization.js';
 import { dynamicInt8Pass } from './quantize/dynamic-int8.js';
@@ -33,6 +34,7 @@ export const PASSES: readonly Pass[] = [
   fp16Pass,
   weightInt8Pass,
   weightInt4Pass,
+  weightClustering,
 ] as Pass[];
 
 export function findPass(id: string): Pass | undefined {
