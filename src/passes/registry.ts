@@ -9,6 +9,7 @@ import { liftConstants } from './cleanup/lift-constants.js';
 import { removeIdentity } from './cleanup/remove-identity.js';
 import { topologicalSortPass } from './cleanup/topological-sort.js';
 import { weightClustering } from './cluster/weight-clustering.js';
+import { svdDecompose } from './lowrank/svd-decompose.js';
 import type { Pass } from './pass.js';
 import { crossLayerEqualization } from './quantize/cross-layer-equalization.js';
 import { dynamicInt8Pass } from './quantize/dynamic-int8.js';
@@ -35,6 +36,7 @@ export const PASSES: readonly Pass[] = [
   weightInt8Pass,
   weightInt4Pass,
   weightClustering,
+  svdDecompose,
 ] as Pass[];
 
 export function findPass(id: string): Pass | undefined {

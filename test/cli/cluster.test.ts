@@ -41,3 +41,43 @@ describe('edgefit cluster', () => {
     expect(r.stderr).toMatch(/^edgefit: error: --clusters must be a positive integer/);
   });
 });
+
+describe('edgefit decompose', () => {
+  it('--rank-ratio 0.25 on the MLP: a third of the size, top-1 kept, two MatMuls per layer', () => {
+    const out = join(dir, 'lowrank.onnx');
+    const r = runCli([
+      'decompose',
+      'test/fixtures/models/mlp-gemm.onnx',
+      '-o',
+      out,
+      '--rank-ratio',
+      '0.25',
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.after.bytes / j.before.bytes).toBeLessThan(0.4);
+    const stats = j.passes.find((p: { name: string }) => p.name === 'decompose-svd').stats;
+    expect(stats.layers).toBe(2);
+    expect(stats.paramsAfter).toBeLessThan(stats.paramsBefore / 2);
+    const e = JSON.parse(
+      runCli(['eval', out, '--data', NPZ, '--reference', 'test/fixtures/models/mlp-gemm.onnx', '--json'])
+        .stdout,
+    );
+    expect(e.agreement).toBeGreaterThan(0.95);
+    expect(e.top1).toBeGreaterThan(0.86);
+  });
+
+  it('rejects a rank ratio outside (0, 1]', () => {
+    const r = runCli([
+      'decompose',
+      'test/fixtures/models/mlp-gemm.onnx',
+      '-o',
+      join(dir, 'y.onnx'),
+      '--rank-ratio',
+      '1.5',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--rank-ratio must be in \(0, 1\]/);
+  });
+});
