@@ -8,6 +8,7 @@ import { registerCompare } from './commands/compare.js';
 import { registerDecompose } from './commands/decompose.js';
 import { registerEval } from './commands/eval.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerPrune } from './commands/prune.js';
 import { registerQuantize } from './commands/quantize.js';
 import { registerOptimize, registerSlim } from './commands/slim.js';
 
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerQuantize(program);
   registerCluster(program);
   registerDecompose(program);
+  registerPrune(program);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

@@ -11,6 +11,7 @@ import { topologicalSortPass } from './cleanup/topological-sort.js';
 import { weightClustering } from './cluster/weight-clustering.js';
 import { svdDecompose } from './lowrank/svd-decompose.js';
 import type { Pass } from './pass.js';
+import { sparsify } from './prune/sparsify.js';
 import { crossLayerEqualization } from './quantize/cross-layer-equalization.js';
 import { dynamicInt8Pass } from './quantize/dynamic-int8.js';
 import { fp16Pass } from './quantize/fp16.js';
@@ -37,6 +38,7 @@ export const PASSES: readonly Pass[] = [
   weightInt4Pass,
   weightClustering,
   svdDecompose,
+  sparsify,
 ] as Pass[];
 
 export function findPass(id: string): Pass | undefined {

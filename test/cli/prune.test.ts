@@ -1,0 +1,77 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadModel } from '../../src/node/model-io.js';
+import { runCli } from '../helpers/cli.js';
+
+const MODEL = 'test/fixtures/models/mlp-gemm.onnx';
+const NPZ = 'examples/fashion-mnist-1k.npz';
+const dir = mkdtempSync(join(tmpdir(), 'edgefit-prune-'));
+
+/** the big Gemm weights of a pruned MLP, as [N, K] rows (torch Linear: transB = 1) */
+function weights(path: string) {
+  const m = loadModel(path);
+  return m.graph.nodes
+    .filter((n) => n.opType === 'Gemm' && n.inputs[1]!.initializer!.size >= 1024)
+    .map((n) => ({ t: n.inputs[1]!.initializer!, data: n.inputs[1]!.initializer!.toFloat32() }));
+}
+
+describe('edgefit prune', () => {
+  it('unstructured 50%: exactly half the weights zero, accuracy close, brotli smaller', () => {
+    const out = join(dir, 'u50.onnx');
+    const r = runCli(['prune', MODEL, '-o', out, '--sparsity', '0.5', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    for (const { data } of weights(out))
+      expect(data.filter((v) => v === 0).length).toBe(Math.floor(data.length / 2));
+    expect(j.after.brotliBytes / j.before.brotliBytes).toBeLessThan(0.65);
+    const e = JSON.parse(runCli(['eval', out, '--data', NPZ, '--json']).stdout);
+    expect(e.top1).toBeGreaterThan(0.86); // float: 0.881
+  });
+
+  it('2:4 with Wanda scores: every group of 4 inputs keeps at most 2 weights', () => {
+    const out = join(dir, 'nm.onnx');
+    const r = runCli([
+      'prune',
+      MODEL,
+      '-o',
+      out,
+      '--sparsity',
+      '0.5',
+      '--pattern',
+      '2:4',
+      '--method',
+      'wanda',
+      '--calib',
+      'test/fixtures/models/fmnist-calib.npz',
+      '--samples',
+      '64',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const { t, data } of weights(out)) {
+      const [rows, cols] = t.dims as [number, number];
+      for (let i = 0; i < rows; i++)
+        for (let k = 0; k + 3 < cols; k += 4) {
+          let nonzero = 0;
+          for (let j = 0; j < 4; j++) if (data[i * cols + k + j] !== 0) nonzero++;
+          expect(nonzero).toBeLessThanOrEqual(2);
+        }
+    }
+    const e = JSON.parse(runCli(['eval', out, '--data', NPZ, '--json']).stdout);
+    expect(e.top1).toBeGreaterThan(0.85);
+  });
+
+  it('clear errors: wanda without data, channel pattern, bad sparsity', () => {
+    const run = (...a: string[]) => runCli(['prune', MODEL, '-o', join(dir, 'x.onnx'), ...a]);
+    expect(run('--sparsity', '0.5', '--method', 'wanda').stderr).toMatch(
+      /^edgefit: error: --method wanda needs calibration data/,
+    );
+    expect(run('--sparsity', '0.5', '--pattern', 'channel').stderr).toMatch(
+      /^edgefit: error: channel pruning is not available yet/,
+    );
+    const r = run('--sparsity', '2');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--sparsity must be in \[0, 0\.99\]/);
+  });
+});
