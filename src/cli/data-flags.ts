@@ -1,7 +1,9 @@
 // The data flags shared by eval, compare, quantize --calib and search (CLI.md "Data").
 import type { Command } from 'commander';
+import type { Dataset } from '../data/dataset.js';
 import { EdgefitError } from '../errors.js';
-import type { DataOptions } from '../node/data-files.js';
+import { type DataOptions, openDataset } from '../node/data-files.js';
+import { loadModel } from '../node/model-io.js';
 
 export function addDataFlags(cmd: Command): Command {
   return cmd
@@ -58,4 +60,17 @@ export function dataOptions(o: Record<string, string | undefined>): DataOptions 
   const limit = positiveInt(o.limit, '--limit');
   if (limit) out.limit = limit;
   return out;
+}
+
+/** The --calib dataset of a transform command (none when not given or when only printing the recipe). */
+export async function calibrationData(
+  input: string,
+  flags: { calib?: string | undefined; printRecipe?: boolean | undefined },
+): Promise<Dataset | undefined> {
+  if (!flags.calib || flags.printRecipe) return undefined;
+  return openDataset(
+    loadModel(input),
+    flags.calib,
+    dataOptions(flags as unknown as Record<string, string | undefined>),
+  );
 }

@@ -1,11 +1,9 @@
 // edgefit prune MODEL -o OUT --sparsity S [--pattern unstructured|2:4] [--method magnitude|wanda]
 import type { Command } from 'commander';
 import { EdgefitError } from '../../errors.js';
-import { openDataset } from '../../node/data-files.js';
-import { loadModel } from '../../node/model-io.js';
 import { SLIM_PASSES } from '../../passes/registry.js';
 import { step } from '../../pipeline/recipe.js';
-import { addDataFlags, dataOptions, positiveInt } from '../data-flags.js';
+import { addDataFlags, calibrationData, positiveInt } from '../data-flags.js';
 import { runCommand } from '../shell.js';
 import { addTransformFlags, printTransform, runTransform, type TransformFlags } from '../transform.js';
 
@@ -86,14 +84,7 @@ export function registerPrune(program: Command): void {
           step('dead-code'),
           step('topological-sort'),
         ];
-        const calibration =
-          f.calib && !f.printRecipe
-            ? await openDataset(
-                loadModel(input),
-                f.calib,
-                dataOptions(f as unknown as Record<string, string | undefined>),
-              )
-            : undefined;
+        const calibration = await calibrationData(input, f);
         const report = await runTransform(input, steps, f, { calibration });
         if (report) printTransform(report, f.json);
       }),

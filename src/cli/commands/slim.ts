@@ -2,12 +2,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { EdgefitError } from '../../errors.js';
-import { openDataset } from '../../node/data-files.js';
-import { loadModel } from '../../node/model-io.js';
 import { SLIM_PASSES } from '../../passes/registry.js';
 import { parseRecipe, step } from '../../pipeline/recipe.js';
 import { textTable } from '../../report/text-table.js';
-import { addDataFlags, dataOptions } from '../data-flags.js';
+import { addDataFlags, calibrationData } from '../data-flags.js';
 import { runCommand } from '../shell.js';
 import { addTransformFlags, printTransform, runTransform, type TransformFlags } from '../transform.js';
 
@@ -56,14 +54,7 @@ export function registerOptimize(program: Command): void {
         throw new EdgefitError('IO', `cannot read recipe ${flags.recipe}`, 'check the path');
       }
       const steps = parseRecipe(text, flags.recipe);
-      const calibration =
-        flags.calib && !flags.printRecipe
-          ? await openDataset(
-              loadModel(input),
-              flags.calib,
-              dataOptions(flags as unknown as Record<string, string | undefined>),
-            )
-          : undefined;
+      const calibration = await calibrationData(input, flags);
       const report = await runTransform(input, steps, flags, { calibration });
       if (report) printTransform(report, flags.json);
     }),
