@@ -11,6 +11,7 @@ import { topologicalSortPass } from './cleanup/topological-sort.js';
 import { weightClustering } from './cluster/weight-clustering.js';
 import { svdDecompose } from './lowrank/svd-decompose.js';
 import type { Pass } from './pass.js';
+import { channelPrune } from './prune/channel-prune.js';
 import { sparsify } from './prune/sparsify.js';
 import { crossLayerEqualization } from './quantize/cross-layer-equalization.js';
 import { dynamicInt8Pass } from './quantize/dynamic-int8.js';
@@ -39,6 +40,7 @@ export const PASSES: readonly Pass[] = [
   weightClustering,
   svdDecompose,
   sparsify,
+  channelPrune,
 ] as Pass[];
 
 export function findPass(id: string): Pass | undefined {

@@ -62,16 +62,46 @@ describe('edgefit prune', () => {
     expect(e.top1).toBeGreaterThan(0.85);
   });
 
-  it('clear errors: wanda without data, channel pattern, bad sparsity', () => {
+  it('clear errors: wanda without data, wanda with channels, bad sparsity', () => {
     const run = (...a: string[]) => runCli(['prune', MODEL, '-o', join(dir, 'x.onnx'), ...a]);
     expect(run('--sparsity', '0.5', '--method', 'wanda').stderr).toMatch(
       /^edgefit: error: --method wanda needs calibration data/,
     );
-    expect(run('--sparsity', '0.5', '--pattern', 'channel').stderr).toMatch(
-      /^edgefit: error: channel pruning is not available yet/,
+    expect(run('--sparsity', '0.5', '--pattern', 'channel', '--method', 'wanda').stderr).toMatch(
+      /^edgefit: error: --pattern channel ranks channels by l1 norm/,
     );
     const r = run('--sparsity', '2');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--sparsity must be in \[0, 0\.99\]/);
+  });
+});
+
+describe('edgefit prune --pattern channel', () => {
+  it('0.3 of the channels of a residual CNN: about half the MACs, a model ORT runs', () => {
+    const out = join(dir, 'ch.onnx');
+    const r = runCli([
+      'prune',
+      'test/fixtures/models/cnn-residual.onnx',
+      '-o',
+      out,
+      '--pattern',
+      'channel',
+      '--sparsity',
+      '0.3',
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.passes.find((p: { name: string }) => p.name === 'prune-channels').stats.groups).toBeGreaterThan(
+      2,
+    );
+    const before = JSON.parse(runCli(['inspect', 'test/fixtures/models/cnn-residual.onnx', '--json']).stdout);
+    const after = JSON.parse(runCli(['inspect', out, '--json']).stdout);
+    // (1 - 0.3)^2 = 0.49 of the MACs of convs whose inputs and outputs are both pruned
+    expect(after.macs / before.macs).toBeGreaterThan(0.4);
+    expect(after.macs / before.macs).toBeLessThan(0.6);
+    expect(after.params / before.params).toBeLessThan(0.6);
+    const e = JSON.parse(runCli(['eval', out, '--data', NPZ, '--json']).stdout);
+    expect(e.samples).toBe(1000); // runs; accuracy needs fine-tuning after this much pruning
   });
 });

@@ -19,7 +19,7 @@ export function registerPrune(program: Command): void {
         .requiredOption('--sparsity <s>', 'fraction of weights set to zero (unstructured), in [0, 0.99]')
         .option(
           '--pattern <p>',
-          `${PATTERNS.join(' | ')} (channel pruning is not available yet)`,
+          `${PATTERNS.join(' | ')} | channel (channel removes whole channels: shapes shrink, inference gets faster)`,
           'unstructured',
         )
         .option('--method <m>', 'magnitude | wanda (wanda needs --calib)', 'magnitude')
@@ -49,18 +49,20 @@ export function registerPrune(program: Command): void {
             `--sparsity must be in [0, 0.99], not "${f.sparsity}"`,
             'for example --sparsity 0.5',
           );
-        if (f.pattern === 'channel')
-          throw new EdgefitError(
-            'UNSUPPORTED',
-            'channel pruning is not available yet',
-            'use --pattern unstructured or 2:4 for now',
-          );
-        if (!PATTERNS.includes(f.pattern))
+        const channel = f.pattern === 'channel';
+        if (!channel && !PATTERNS.includes(f.pattern))
           throw new EdgefitError(
             'BAD_ARGUMENT',
-            `--pattern must be one of ${PATTERNS.join(', ')}, not "${f.pattern}"`,
+            `--pattern must be one of ${PATTERNS.join(', ')}, channel, not "${f.pattern}"`,
           );
-        if (f.method !== 'magnitude' && f.method !== 'wanda')
+        // channel pruning ranks channels by filter L1 norm (--method l1, the default for it)
+        if (channel && f.method !== 'magnitude' && f.method !== 'l1')
+          throw new EdgefitError(
+            'BAD_ARGUMENT',
+            `--pattern channel ranks channels by l1 norm; --method ${f.method} does not apply`,
+            'use --method l1',
+          );
+        if (!channel && f.method !== 'magnitude' && f.method !== 'wanda')
           throw new EdgefitError(
             f.method === 'sparsegpt' || f.method === 'l1' ? 'UNSUPPORTED' : 'BAD_ARGUMENT',
             `--method ${f.method} is not available`,
@@ -74,13 +76,15 @@ export function registerPrune(program: Command): void {
           );
         const steps = [
           ...(f.slim === false ? [] : SLIM_PASSES.map((id) => step(id))),
-          step('prune-weights', {
-            sparsity,
-            pattern: f.pattern,
-            method: f.method,
-            minElements: Number(f.minElements),
-            samples: positiveInt(f.samples, '--samples'),
-          }),
+          channel
+            ? step('prune-channels', { sparsity: Math.min(sparsity, 0.95) })
+            : step('prune-weights', {
+                sparsity,
+                pattern: f.pattern,
+                method: f.method,
+                minElements: Number(f.minElements),
+                samples: positiveInt(f.samples, '--samples'),
+              }),
           step('dead-code'),
           step('topological-sort'),
         ];
