@@ -105,3 +105,28 @@ describe('edgefit prune --pattern channel', () => {
     expect(e.samples).toBe(1000); // runs; accuracy needs fine-tuning after this much pruning
   });
 });
+
+describe('edgefit prune --pattern channel --round-to 16', () => {
+  it('keeps channel counts ORT blocks well (multiples of 16)', () => {
+    const out = join(dir, 'ch16.onnx');
+    const r = runCli([
+      'prune',
+      'test/fixtures/models/cnn-wide.onnx',
+      '-o',
+      out,
+      '--pattern',
+      'channel',
+      '--sparsity',
+      '0.3',
+      '--round-to',
+      '16',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const m = loadModel(out);
+    const convs = m.graph.nodes.filter((n) => n.opType === 'Conv');
+    for (const c of convs) expect(c.inputs[1]!.initializer!.dims[0]! % 16).toBe(0);
+    // 64 -> 48 and 128 -> 96 channels: (48/64)^2 of the conv MACs in each stage, roughly
+    expect(convs.map((c) => c.inputs[1]!.initializer!.dims[0])).toContain(48);
+    expect(convs.map((c) => c.inputs[1]!.initializer!.dims[0])).toContain(96);
+  });
+});

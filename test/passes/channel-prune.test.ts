@@ -72,7 +72,11 @@ describe('prune-channels', () => {
       ),
     );
     const pruned = cloneModel(m);
-    const r = await channelPrune.apply(pruned, channelPrune.options.parse({ sparsity: 0.32 }), ctx);
+    const r = await channelPrune.apply(
+      pruned,
+      channelPrune.options.parse({ sparsity: 0.32, roundTo: 1 }),
+      ctx,
+    );
     expect(r.stats.channelsRemoved).toBe(5);
     expect(verifyModel(pruned)).toEqual([]);
     const feeds = { x: floatFeed([2, 3, 12, 12], 9) };

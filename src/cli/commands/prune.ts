@@ -26,6 +26,11 @@ export function registerPrune(program: Command): void {
         .option('--calib <data>', 'calibration data for --method wanda')
         .option('--min-elements <n>', 'leave smaller weights alone', '1024')
         .option('--samples <n>', 'calibration samples for --method wanda', '128')
+        .option(
+          '--round-to <n>',
+          'channel: round kept channel counts up to a multiple of N (16 makes ONNX Runtime CPU convolutions much faster)',
+          '1',
+        )
         .option('--no-slim', 'skip the lossless clean-up first'),
     ),
   ).action(
@@ -38,6 +43,7 @@ export function registerPrune(program: Command): void {
         calib?: string;
         minElements: string;
         samples: string;
+        roundTo: string;
         slim?: boolean;
       },
     ) =>
@@ -77,7 +83,10 @@ export function registerPrune(program: Command): void {
         const steps = [
           ...(f.slim === false ? [] : SLIM_PASSES.map((id) => step(id))),
           channel
-            ? step('prune-channels', { sparsity: Math.min(sparsity, 0.95) })
+            ? step('prune-channels', {
+                sparsity: Math.min(sparsity, 0.95),
+                roundTo: positiveInt(f.roundTo, '--round-to'),
+              })
             : step('prune-weights', {
                 sparsity,
                 pattern: f.pattern,
