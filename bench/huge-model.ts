@@ -8,7 +8,7 @@
 // Run: npx tsx bench/huge-model.ts
 
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,22 +18,12 @@ import { Rng } from '../src/kernels/random.js';
 import { loadModel, saveModel } from '../src/node/model-io.js';
 import { DataType } from '../src/onnx/dtype.js';
 import { nodeRuntime } from '../src/runtime/node.js';
+import { filesIdentical, peakRss, sameBits } from './measure.js';
 
 const LAYERS = 17;
 const NARROW = 4096;
 const WIDE = 8192;
 const MB = 1024 * 1024; // MiB
-
-/** Peak RSS in KiB: VmHWM on Linux (getrusage's maxRSS survives execve, so it would report the parent). */
-function peakRss(): { kib: number; source: string } {
-  try {
-    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return { kib: Number(m[1]), source: 'VmHWM' };
-  } catch {
-    // not Linux
-  }
-  return { kib: process.resourceUsage().maxRSS, source: 'maxRSS' };
-}
 
 interface Measurement {
   baselineKiB: number;
@@ -109,28 +99,6 @@ function runChild(mode: string, ...args: string[]): unknown {
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
-function filesIdentical(a: string, b: string): boolean {
-  if (statSync(a).size !== statSync(b).size) return false;
-  const fa = openSync(a, 'r');
-  const fb = openSync(b, 'r');
-  const ba = Buffer.allocUnsafe(32 * MB);
-  const bb = Buffer.allocUnsafe(32 * MB);
-  try {
-    let pos = 0;
-    for (;;) {
-      const na = readSync(fa, ba, 0, ba.length, pos);
-      const nb = readSync(fb, bb, 0, bb.length, pos);
-      if (na !== nb) return false;
-      if (na === 0) return true;
-      if (ba.subarray(0, na).compare(bb.subarray(0, nb)) !== 0) return false;
-      pos += na;
-    }
-  } finally {
-    closeSync(fa);
-    closeSync(fb);
-  }
-}
-
 async function runOrt(path: string, input: Float32Array): Promise<{ out: Float32Array; ms: number }> {
   const t0 = performance.now();
   const session = await nodeRuntime.createSession(path);
@@ -140,14 +108,6 @@ async function runOrt(path: string, input: Float32Array): Promise<{ out: Float32
   } finally {
     await session.release();
   }
-}
-
-function sameBits(a: Float32Array, b: Float32Array): boolean {
-  if (a.length !== b.length) return false;
-  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return false;
-  return true;
 }
 
 async function main(): Promise<void> {

@@ -7,17 +7,7 @@
 // Run: npx tsx bench/large-model.ts
 
 import { spawnSync } from 'node:child_process';
-import {
-  closeSync,
-  fsyncSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +18,7 @@ import { Rng } from '../src/kernels/random.js';
 import { FileExternalData, loadModel, readModelFile, saveModel } from '../src/node/model-io.js';
 import { DataType } from '../src/onnx/dtype.js';
 import { nodeRuntime } from '../src/runtime/node.js';
+import { filesIdentical, peakRss, sameBits } from './measure.js';
 
 const WIDTH = 2048;
 const LAYERS = 30;
@@ -43,21 +34,6 @@ interface Measurement {
   peakRssKiB: number;
   maxRssKiB: number;
   peakSource: string;
-}
-
-/**
- * Peak RSS of this process in KiB. On Linux, VmHWM from /proc/self/status: getrusage's maxRSS (what
- * process.resourceUsage().maxRSS returns) survives execve, so a child spawned by a big parent reports
- * the parent's RSS at fork time as its own peak. Elsewhere maxRSS is all there is.
- */
-function peakRss(): { kib: number; source: string } {
-  try {
-    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return { kib: Number(m[1]), source: 'VmHWM' };
-  } catch {
-    // not Linux
-  }
-  return { kib: process.resourceUsage().maxRSS, source: 'maxRSS' };
 }
 
 /** Child mode: load + save, nothing else. Prints one JSON line. */
@@ -143,28 +119,6 @@ function runChild(mode: string, ...args: string[]): unknown {
   return JSON.parse(line);
 }
 
-function filesIdentical(a: string, b: string): boolean {
-  if (statSync(a).size !== statSync(b).size) return false;
-  const fa = openSync(a, 'r');
-  const fb = openSync(b, 'r');
-  const ba = Buffer.allocUnsafe(16 * MB);
-  const bb = Buffer.allocUnsafe(16 * MB);
-  try {
-    let pos = 0;
-    for (;;) {
-      const na = readSync(fa, ba, 0, ba.length, pos);
-      const nb = readSync(fb, bb, 0, bb.length, pos);
-      if (na !== nb) return false;
-      if (na === 0) return true;
-      if (ba.subarray(0, na).compare(bb.subarray(0, nb)) !== 0) return false;
-      pos += na;
-    }
-  } finally {
-    closeSync(fa);
-    closeSync(fb);
-  }
-}
-
 async function runOrt(path: string, input: Float32Array): Promise<Float32Array> {
   const session = await nodeRuntime.createSession(path);
   try {
@@ -173,14 +127,6 @@ async function runOrt(path: string, input: Float32Array): Promise<Float32Array> 
   } finally {
     await session.release();
   }
-}
-
-function sameBits(a: Float32Array, b: Float32Array): boolean {
-  if (a.length !== b.length) return false;
-  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return false;
-  return true;
 }
 
 async function main(): Promise<void> {
