@@ -18,7 +18,7 @@ export function modelCounts(model: Model): ModelCounts {
   for (const g of model.graph.allGraphs()) {
     for (const v of g.initializers) {
       params += v.initializer!.size;
-      weightBytes += v.initializer!.byteLength;
+      if (!v.initializer!.isString) weightBytes += v.initializer!.byteLength;
     }
     for (const v of g.sparseInitializers) {
       const n = Number(v.sparse?.values?.dims[0] ?? 0);
@@ -32,7 +32,7 @@ export function modelCounts(model: Model): ModelCounts {
         for (const a of n.attributes.values())
           if (a.t) {
             params += a.t.size;
-            weightBytes += a.t.byteLength;
+            if (!a.t.isString) weightBytes += a.t.byteLength;
           }
     }
   }

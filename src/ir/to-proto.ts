@@ -12,7 +12,6 @@ import {
   type NodeProto,
   NodeProtoSchema,
   OperatorSetIdProtoSchema,
-  type TensorProto,
   TensorShapeProto_DimensionSchema,
   TensorShapeProtoSchema,
   type TypeProto,
@@ -107,10 +106,6 @@ export function graphToProto(
     p.initializer = g.initializers.map((v) => tensorToProto(v.initializer!, place(v.initializer!)));
   if (g.unknown) (p as { $unknown?: unknown }).$unknown = g.unknown;
   return p;
-}
-
-export function initializerProtos(g: Graph, place: TensorPlacement): TensorProto[] {
-  return g.initializers.map((v) => tensorToProto(v.initializer!, place(v.initializer!)));
 }
 
 export interface ModelToProtoOptions extends GraphToProtoOptions {

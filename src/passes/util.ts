@@ -103,15 +103,6 @@ export function hasSideEffects(n: Node): boolean {
   return n.domain !== '' && n.domain !== 'ai.onnx' && n.domain !== 'com.microsoft';
 }
 
-export function isFloat32(v: Value | undefined): boolean {
-  return v?.type?.elemType === DataType.FLOAT;
-}
-
-/** Every graph of the model, main graph first. */
-export function graphsOf(graph: Graph): Graph[] {
-  return [...graph.allGraphs()];
-}
-
 function globToRegExp(glob: string): RegExp {
   const re = glob
     .replace(/[.+^${}()|[\]\\]/g, '\\$&')

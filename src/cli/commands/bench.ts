@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { synthesizeInputs } from '../../data/synthetic.js';
-import type { Model } from '../../ir/graph.js';
+import { modelCounts } from '../../ir/stats.js';
 import { loadModel } from '../../node/model-io.js';
 import { transportSizes } from '../../node/sizes.js';
 import { type BenchResult, benchmark } from '../../pipeline/benchmark.js';
@@ -12,16 +12,6 @@ import { textTable } from '../../report/text-table.js';
 import { positiveInt } from '../data-flags.js';
 import { formatBytes, parseShapes, printJson, runCommand } from '../shell.js';
 import { pickRuntime } from './eval.js';
-
-/** Weight bytes the model holds (initializers and Constant tensors, all graphs). */
-export function weightBytes(model: Model): number {
-  let n = 0;
-  for (const g of model.graph.allGraphs()) {
-    for (const v of g.initializers) n += v.initializer!.byteLength;
-    for (const node of g.nodes) for (const a of node.attributes.values()) if (a.t) n += a.t.byteLength;
-  }
-  return n;
-}
 
 export interface BenchReport extends BenchResult {
   model: string;
@@ -54,7 +44,7 @@ export async function benchFile(
       profilePrefix: dir ? join(dir, 'trace') : undefined,
     });
     const sizes = transportSizes(new Uint8Array(readFileSync(path)));
-    return { model: path, ...sizes, weightBytes: weightBytes(model), ...r };
+    return { model: path, ...sizes, weightBytes: modelCounts(model).weightBytes, ...r };
   } finally {
     if (dir) rmSync(dir, { recursive: true, force: true });
   }

@@ -46,6 +46,7 @@ import { inferShapes } from '../../analysis/shape-inference.js';
 import { EdgefitError } from '../../errors.js';
 import { GraphBuilder, setAttr } from '../../ir/builder.js';
 import { type Graph, type Model, Node, Value } from '../../ir/graph.js';
+import { modelCounts } from '../../ir/stats.js';
 import { Tensor, viewBytes } from '../../ir/tensor.js';
 import { float32ToFloat16Bits } from '../../kernels/float16.js';
 import { DataType } from '../../onnx/dtype.js';
@@ -217,18 +218,6 @@ function convertConstantNode(n: Node, tally: Tally): void {
   n.attributes.delete('value_float');
   n.attributes.delete('value_floats');
   setAttr(n, 'value', halfTensor(t, tally));
-}
-
-function weightBytes(model: Model): number {
-  let bytes = 0;
-  for (const g of model.graph.allGraphs()) {
-    for (const v of g.initializers) bytes += v.initializer!.isString ? 0 : v.initializer!.byteLength;
-    for (const n of g.nodes) {
-      const t = n.opType === 'Constant' && isOnnx(n) ? constantNodeTensor(n) : undefined;
-      if (t && !t.isString) bytes += t.byteLength;
-    }
-  }
-  return bytes;
 }
 
 /** Graphs in which `v` is listed as an output (outer values can be subgraph outputs too). */
@@ -490,13 +479,13 @@ export const fp16Pass = definePass({
         `fp16 conversion needs ai.onnx opset >= 6 (the model has ${opset}; Cast took a string type before)`,
         'convert the model to a newer opset first',
       );
-    const weightBytesBefore = weightBytes(model);
+    const weightBytesBefore = modelCounts(model).weightBytes;
     const tally: Tally = { tensorsConverted: 0, subnormalValues: 0 };
     const counts =
       options.mode === 'weights'
         ? convertWeights(model, options, ctx, tally)
         : convertGraph(model, options, ctx, tally);
-    const weightBytesAfter = weightBytes(model);
+    const weightBytesAfter = modelCounts(model).weightBytes;
     const { reasons, ...numbers } = counts;
     const stats = { ...numbers, ...reasons, ...tally, weightBytesBefore, weightBytesAfter };
     const what =
