@@ -8,8 +8,8 @@
 
 import { EdgefitError } from '../errors.js';
 import type { Model, Value } from '../ir/graph.js';
+import type { HostTensor } from '../ir/host-tensor.js';
 import { DataType, dataTypeName } from '../onnx/dtype.js';
-import type { HostTensor } from '../runtime/types.js';
 import type { NdArray, NdDtype } from './npy.js';
 import { feedInputs, resolveInputShape, synthesizeInputs } from './synthetic.js';
 

@@ -3,8 +3,10 @@
 
 import { cloneModel } from '../ir/clone.js';
 import type { Model, Value } from '../ir/graph.js';
+import type { HostTensor } from '../ir/host-tensor.js';
 import { encodeModel } from '../ir/serialize.js';
-import type { HostTensor, Runtime, SessionOptions } from './types.js';
+import { runEach } from './session.js';
+import type { Runtime, SessionOptions } from './types.js';
 
 /** Names of main-graph values that can be exposed: node outputs that are tensors and not already outputs. */
 export function exposableValues(model: Model): string[] {
@@ -37,13 +39,10 @@ export async function runtimeShapes(
 ): Promise<Map<string, { dims: number[]; dtype: number }>> {
   const names = exposableValues(model);
   const exposed = exposeValues(model, names);
-  const session = await runtime.createSession(encodeModel(exposed), { optimization: 'disabled', ...options });
-  try {
-    const result = await session.run(feeds);
-    const out = new Map<string, { dims: number[]; dtype: number }>();
-    for (const [k, v] of Object.entries(result)) out.set(k, { dims: v.dims, dtype: v.dtype });
-    return out;
-  } finally {
-    await session.release();
-  }
+  const result = (
+    await runEach(runtime, encodeModel(exposed), [feeds], { optimization: 'disabled', ...options })
+  )[0]!;
+  const out = new Map<string, { dims: number[]; dtype: number }>();
+  for (const [k, v] of Object.entries(result)) out.set(k, { dims: v.dims, dtype: v.dtype });
+  return out;
 }

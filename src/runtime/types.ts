@@ -2,14 +2,9 @@
 // behind subpath modules (node.ts: onnxruntime-node, web.ts: onnxruntime-web's WASM build) so
 // importing the core never pulls in a native addon.
 
-import type { NumericArray } from '../ir/tensor.js';
+import type { HostTensor } from '../ir/host-tensor.js';
 
-/** A tensor in host memory; `dtype` is an ONNX DataType id. bool is Uint8Array, float16 bit patterns Uint16Array. */
-export interface HostTensor {
-  dtype: number;
-  dims: number[];
-  data: NumericArray | string[];
-}
+export type { HostTensor };
 
 export type OptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 
