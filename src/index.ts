@@ -3,7 +3,7 @@
 // onnxruntime-node, `edgefit/web` (src/runtime/web.ts) onnxruntime-web.
 
 export { analyzeCost, type LayerCost, type ModelCost } from './analysis/cost.js';
-export { type InspectReport, inspectModel, inspectWithRuntime } from './analysis/inspect.js';
+export { type InspectReport, inspectModel } from './analysis/inspect.js';
 export { inferShapes, type ShapeInference } from './analysis/shape-inference.js';
 export { bindArrays, type Dataset, syntheticDataset } from './data/dataset.js';
 export * from './data/index.js';
@@ -11,6 +11,7 @@ export { synthesizeInputs } from './data/synthetic.js';
 export { EdgefitError, isEdgefitError } from './errors.js';
 export { GraphBuilder, newModel } from './ir/builder.js';
 export { cloneModel } from './ir/clone.js';
+export type { HostTensor } from './ir/host-tensor.js';
 export { type Attribute, Graph, Model, Node, type TensorType, Value } from './ir/graph.js';
 export { decodeModel, encodeModel, encodeModelChunks } from './ir/serialize.js';
 export { modelCounts } from './ir/stats.js';
@@ -22,9 +23,10 @@ export { findPass, PASSES, SLIM_PASSES } from './passes/registry.js';
 export { benchmark, parseProfile } from './pipeline/benchmark.js';
 export { collectActivations } from './pipeline/calibrate.js';
 export { evaluate } from './pipeline/evaluate.js';
+export { inspectWithRuntime } from './pipeline/inspect.js';
 export { kernelReport } from './pipeline/kernels.js';
 export { mixedPrecision } from './pipeline/mixed-precision.js';
 export { compareOutputs, runPasses } from './pipeline/pass-manager.js';
 export { parseRecipe, type RecipeStep, recipeToJson, step } from './pipeline/recipe.js';
 export { exposeValues } from './runtime/expose.js';
-export type { HostTensor, Runtime, Session, SessionOptions } from './runtime/types.js';
+export type { Runtime, Session, SessionOptions } from './runtime/types.js';

@@ -1,8 +1,8 @@
 // edgefit inspect MODEL: totals and a per-layer table, heaviest first.
 import type { Command } from 'commander';
-import { type InspectReport, inspectWithRuntime } from '../../analysis/inspect.js';
 import { assertValid } from '../../ir/verify.js';
 import { loadModel } from '../../node/model-io.js';
+import { type InspectReport, inspectWithRuntime } from '../../pipeline/inspect.js';
 import { textTable } from '../../report/text-table.js';
 import { nodeRuntime } from '../../runtime/node.js';
 import { positiveInt } from '../data-flags.js';
