@@ -2,24 +2,18 @@
 // bare onnxruntime-node loop over the same batches, side by side in one run. Goal: ratio <= 1.2.
 // Run: npx tsx bench/eval-overhead.ts
 import * as ort from 'onnxruntime-node';
-import { openDataset } from '../src/node/data-files.js';
 import { loadModel } from '../src/node/model-io.js';
 import { evaluate } from '../src/pipeline/evaluate.js';
 import { nodeRuntime } from '../src/runtime/node.js';
+import { fashionMnistTest } from './fashion-mnist.js';
 
-const FM = '/usr/share/datasets/fashion-mnist';
 const MODEL = 'examples/fashion-mnist.onnx';
 const BATCH = 64;
 
 async function edgefitEval(): Promise<{ ms: number; top1: number }> {
   const t0 = performance.now();
   const model = loadModel(MODEL);
-  const data = await openDataset(model, `${FM}/t10k-images-idx3-ubyte.gz`, {
-    labels: `${FM}/t10k-labels-idx1-ubyte.gz`,
-    scale: 1 / 255,
-    mean: [0.286],
-    std: [0.353],
-  });
+  const data = await fashionMnistTest(model);
   const r = await evaluate(nodeRuntime, MODEL, data, { batchSize: BATCH });
   return { ms: performance.now() - t0, top1: r.top1! };
 }
@@ -29,12 +23,7 @@ async function bareLoop(): Promise<{ ms: number; top1: number }> {
   // the bare loop gets its preprocessed batches for free (built before its clock starts), while
   // edgefit's time includes reading and preprocessing the IDX files: the comparison is strict for edgefit
   const model = loadModel(MODEL);
-  const data = await openDataset(model, `${FM}/t10k-images-idx3-ubyte.gz`, {
-    labels: `${FM}/t10k-labels-idx1-ubyte.gz`,
-    scale: 1 / 255,
-    mean: [0.286],
-    std: [0.353],
-  });
+  const data = await fashionMnistTest(model);
   const batches: { x: Float32Array; n: number; labels: Int32Array }[] = [];
   for (let s = 0; s < data.size; s += BATCH) {
     const e = Math.min(data.size, s + BATCH);

@@ -7,18 +7,16 @@
 // them) on one input and the outputs compared bit for bit. The temp folders are removed at the end.
 // Run: npx tsx bench/huge-model.ts
 
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { GraphBuilder, newModel } from '../src/ir/builder.js';
 import { Tensor } from '../src/ir/tensor.js';
 import { Rng } from '../src/kernels/random.js';
-import { loadModel, saveModel } from '../src/node/model-io.js';
+import { saveModel } from '../src/node/model-io.js';
 import { DataType } from '../src/onnx/dtype.js';
 import { nodeRuntime } from '../src/runtime/node.js';
-import { filesIdentical, peakRss, sameBits } from './measure.js';
+import { filesIdentical, peakRss, runChild, sameBits, timeLoadSave } from './measure.js';
 
 const LAYERS = 17;
 const NARROW = 4096;
@@ -37,17 +35,15 @@ interface Measurement {
 /** Child mode: load (lazy) + save with external data, nothing else. Prints one JSON line. */
 function worker(input: string, output: string): void {
   const baselineKiB = peakRss().kib;
-  const t0 = performance.now();
-  const model = loadModel(input);
-  const t1 = performance.now();
-  const externalTensors = model.graph.initializers.filter((v) => v.initializer!.isExternal).length;
-  saveModel(model, output, { externalData: true });
-  const t2 = performance.now();
+  let externalTensors = 0;
+  const { loadMs, saveMs } = timeLoadSave(input, output, { externalData: true }, (model) => {
+    externalTensors = model.graph.initializers.filter((v) => v.initializer!.isExternal).length;
+  });
   const peak = peakRss();
   const m: Measurement = {
     baselineKiB,
-    loadMs: t1 - t0,
-    saveMs: t2 - t1,
+    loadMs,
+    saveMs,
     peakKiB: peak.kib,
     source: peak.source,
     externalTensors,
@@ -89,16 +85,6 @@ function buildAndSave(path: string): { dataPath: string; dataBytes: number; byte
   return { dataPath: r.dataPath!, dataBytes: r.dataBytes!, bytes: r.bytes };
 }
 
-function runChild(mode: string, ...args: string[]): unknown {
-  const script = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', script, mode, ...args], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  if (r.status !== 0) throw new Error(`child ${mode} failed with status ${r.status}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!);
-}
-
 async function runOrt(path: string, input: Float32Array): Promise<{ out: Float32Array; ms: number }> {
   const t0 = performance.now();
   const session = await nodeRuntime.createSession(path);
@@ -125,7 +111,7 @@ async function main(): Promise<void> {
       `model: ${LAYERS} x MatMul float32 [${NARROW},${WIDE}]/[${WIDE},${NARROW}], huge.onnx ${built.bytes} bytes + huge.onnx.data ${built.dataBytes} bytes = ${(total / 1e9).toFixed(2)} GB (${(total / MB).toFixed(0)} MiB)`,
     );
 
-    const m = runChild('--worker', input, output) as Measurement;
+    const m = runChild(import.meta.url, '--worker', input, output) as Measurement;
     const ratio = (m.peakKiB * 1024) / total;
     console.log(
       `fresh child: load ${m.loadMs.toFixed(0)} ms (${m.externalTensors} tensors left on disk), save ${m.saveMs.toFixed(0)} ms`,

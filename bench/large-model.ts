@@ -10,7 +10,6 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { GraphBuilder, newModel } from '../src/ir/builder.js';
 import { decodeModel, encodeModelChunks } from '../src/ir/serialize.js';
 import { Tensor } from '../src/ir/tensor.js';
@@ -18,7 +17,7 @@ import { Rng } from '../src/kernels/random.js';
 import { FileExternalData, loadModel, readModelFile, saveModel } from '../src/node/model-io.js';
 import { DataType } from '../src/onnx/dtype.js';
 import { nodeRuntime } from '../src/runtime/node.js';
-import { filesIdentical, peakRss, sameBits } from './measure.js';
+import { filesIdentical, peakRss, runChild, sameBits, timeLoadSave } from './measure.js';
 
 const WIDTH = 2048;
 const LAYERS = 30;
@@ -41,18 +40,14 @@ function worker(input: string, output: string): void {
   const baselinePeakKiB = peakRss().kib;
   const baselineRssKiB = Math.round(process.memoryUsage().rss / 1024);
   const baselineMaxRssKiB = process.resourceUsage().maxRSS;
-  const t0 = performance.now();
-  const model = loadModel(input);
-  const t1 = performance.now();
-  saveModel(model, output);
-  const t2 = performance.now();
+  const { loadMs, saveMs } = timeLoadSave(input, output, {});
   const peak = peakRss();
   const m: Measurement = {
     baselineRssKiB,
     baselinePeakKiB,
     baselineMaxRssKiB,
-    loadMs: t1 - t0,
-    saveMs: t2 - t1,
+    loadMs,
+    saveMs,
     peakRssKiB: peak.kib,
     maxRssKiB: process.resourceUsage().maxRSS,
     peakSource: peak.source,
@@ -107,18 +102,6 @@ function buildAndSave(path: string): void {
   closeSync(fd);
 }
 
-function runChild(mode: string, ...args: string[]): unknown {
-  const script = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', script, mode, ...args], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 16 * MB,
-  });
-  if (r.status !== 0) throw new Error(`child ${mode} failed with status ${r.status}`);
-  const line = r.stdout.trim().split('\n').pop()!;
-  return JSON.parse(line);
-}
-
 async function runOrt(path: string, input: Float32Array): Promise<Float32Array> {
   const session = await nodeRuntime.createSession(path);
   try {
@@ -161,7 +144,7 @@ async function main(): Promise<void> {
     const runs: Measurement[] = [];
     for (let i = 0; i < RUNS; i++) {
       rmSync(output, { force: true });
-      const m = runChild('--worker', input, output) as Measurement;
+      const m = runChild(import.meta.url, '--worker', input, output) as Measurement;
       runs.push(m);
       const total = (m.loadMs + m.saveMs) / 1000;
       console.log(
@@ -196,7 +179,7 @@ async function main(): Promise<void> {
     );
 
     rmSync(output, { force: true });
-    const p = runChild('--profile', input, output) as { steps: Record<string, number> };
+    const p = runChild(import.meta.url, '--profile', input, output) as { steps: Record<string, number> };
     console.log('breakdown (separate child):');
     for (const [k, v] of Object.entries(p.steps)) console.log(`  ${k}: ${v.toFixed(0)} ms`);
 

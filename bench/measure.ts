@@ -1,5 +1,10 @@
 // Measurement helpers shared by bench/large-model.ts and bench/huge-model.ts.
+import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Model } from '../src/ir/graph.js';
+import { viewBytes } from '../src/ir/tensor.js';
+import { loadModel, type SaveOptions, saveModel } from '../src/node/model-io.js';
 
 const MB = 1024 * 1024;
 
@@ -41,10 +46,37 @@ export function filesIdentical(a: string, b: string): boolean {
   }
 }
 
+/**
+ * Run the bench script `scriptUrl` (its import.meta.url) again in a fresh node process, in child mode
+ * `mode`; returns the JSON of the last line it prints. A fresh process keeps its peak RSS its own.
+ */
+export function runChild(scriptUrl: string, mode: string, ...args: string[]): unknown {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(scriptUrl), mode, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 16 * MB,
+  });
+  if (r.status !== 0) throw new Error(`child ${mode} failed with status ${r.status}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+/** Child side: loadModel `input`, then saveModel it to `output`; `loaded` looks at the model in between (untimed). */
+export function timeLoadSave(
+  input: string,
+  output: string,
+  save: SaveOptions,
+  loaded?: (model: Model) => void,
+): { loadMs: number; saveMs: number } {
+  const t0 = performance.now();
+  const model = loadModel(input);
+  const loadMs = performance.now() - t0;
+  loaded?.(model);
+  const t1 = performance.now();
+  saveModel(model, output, save);
+  return { loadMs, saveMs: performance.now() - t1 };
+}
+
+/** the same float32 bit patterns (so NaN payloads and -0 count) */
 export function sameBits(a: Float32Array, b: Float32Array): boolean {
-  if (a.length !== b.length) return false;
-  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return false;
-  return true;
+  return Buffer.compare(viewBytes(a), viewBytes(b)) === 0;
 }

@@ -12,12 +12,12 @@ import { benchmark } from '../src/pipeline/benchmark.js';
 import { evaluate } from '../src/pipeline/evaluate.js';
 import { nodeRuntime } from '../src/runtime/node.js';
 import { webRuntime } from '../src/runtime/web.js';
+import { fashionMnistTest } from './fashion-mnist.js';
 
 const quick = process.argv.includes('--quick');
 // --only static,depthwise,fp16,int4,maxdrop runs some sections
 const onlyArg = process.argv.find((a) => a.startsWith('--only='));
 const want = (section: string) => !onlyArg || onlyArg.slice(7).split(',').includes(section);
-const FM = '/usr/share/datasets/fashion-mnist';
 const M = 'test/fixtures/models';
 const CALIB = `${M}/fmnist-calib.npz`;
 const out = mkdtempSync(join(tmpdir(), 'edgefit-qbench-'));
@@ -43,13 +43,7 @@ function quantize(model: string, name: string, args: string[]): Record<string, u
 
 async function top1(model: string): Promise<number> {
   const m = loadModel(model);
-  const data = await openDataset(m, `${FM}/t10k-images-idx3-ubyte.gz`, {
-    labels: `${FM}/t10k-labels-idx1-ubyte.gz`,
-    scale: 1 / 255,
-    mean: [0.286],
-    std: [0.353],
-    ...(quick ? { limit: 2000 } : {}),
-  });
+  const data = await fashionMnistTest(m, quick ? 2000 : undefined);
   return 100 * (await evaluate(nodeRuntime, model, data, { batchSize: 100 })).top1!;
 }
 
@@ -61,6 +55,15 @@ async function latency(model: string): Promise<number> {
       (await benchmark(nodeRuntime, model, feeds, { runs: quick ? 100 : 400, warmup: 30 })).latencyMs.median,
     );
   return runs.sort((a, b) => a - b)[1]!;
+}
+
+/** `quantized` against its float `reference` on the 1k slice of examples/ (agreement, SQNR). */
+async function fidelity(quantized: string, reference: string, runtime: 'node' | 'web' = 'node') {
+  const data = await openDataset(loadModel(reference), 'examples/fashion-mnist-1k.npz');
+  if (runtime === 'node') return evaluate(nodeRuntime, quantized, data, { reference });
+  // onnxruntime-web takes bytes (a string is a URL to it)
+  const bytes = (p: string) => new Uint8Array(readFileSync(p));
+  return evaluate(webRuntime, bytes(quantized), data, { reference: bytes(reference) });
 }
 
 const size = (p: string) => readFileSync(p).length;
@@ -119,19 +122,8 @@ for (const [name, model] of want('fp16') ? Object.entries(fixtures) : []) {
     console.log(`${name}: ${(e as Error).message.split('\n')[0]}`);
     continue;
   }
-  const r = await evaluate(
-    nodeRuntime,
-    q.path as string,
-    await openDataset(loadModel(model), 'examples/fashion-mnist-1k.npz'),
-    { reference: model },
-  );
-  // onnxruntime-web takes bytes (a string is a URL to it)
-  const web = await evaluate(
-    webRuntime,
-    new Uint8Array(readFileSync(q.path as string)),
-    await openDataset(loadModel(model), 'examples/fashion-mnist-1k.npz'),
-    { reference: new Uint8Array(readFileSync(model)) },
-  );
+  const r = await fidelity(q.path as string, model);
+  const web = await fidelity(q.path as string, model, 'web');
   console.log(
     `${name}: file ${(size(q.path as string) / size(model)).toFixed(3)}x; agreement node ${pct(100 * r.agreement!)}, web ${pct(100 * web.agreement!)}`,
   );
@@ -152,12 +144,7 @@ for (const name of want('int4') ? ['mlp-gemm', 'transformer'] : []) {
       console.log(`${name} ${args.join(' ')}: ${(e as Error).message.split('\n')[0]}`);
       continue;
     }
-    const r = await evaluate(
-      nodeRuntime,
-      q.path as string,
-      await openDataset(loadModel(model), 'examples/fashion-mnist-1k.npz'),
-      { reference: model },
-    );
+    const r = await fidelity(q.path as string, model);
     console.log(
       `${name} ${args.slice(1).join(' ')}: file ${(size(q.path as string) / size(model)).toFixed(3)}x of fp32; SQNR ${r.sqnr!.toFixed(2)} dB; agreement ${pct(100 * r.agreement!)}; kernels ${Object.entries(
         (q.kernels as Record<string, number>) ?? {},

@@ -1,7 +1,7 @@
 // Prints the counts for the ONNX backend test corpus round trip (issue: foundation acceptance).
 // Run: npx tsx bench/roundtrip-backend.ts
 import { nodeRuntime } from '../src/runtime/node.js';
-import { checkCase, listCorpus } from './backend-corpus.js';
+import { checkCase, listCorpus } from '../test/corpus/backend.js';
 
 const cases = listCorpus();
 const counts = { identical: 0, equivalent: 0, failed: 0 };

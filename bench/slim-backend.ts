@@ -2,20 +2,15 @@
 // `slim` must stay within 1e-5 (relative to the largest output magnitude, and absolutely for tiny ones).
 // The numerical guard is OFF here, so a pass that changes outputs is counted as a failure instead of
 // being rolled back. Run: npx tsx bench/slim-backend.ts
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fromBinary } from '@bufbuild/protobuf';
-import { decodeModel, encodeModel } from '../src/ir/serialize.js';
-import { tensorFromProto } from '../src/ir/tensor-proto.js';
-import { TensorProtoSchema } from '../src/onnx/gen/onnx_pb.js';
-import { SLIM_PASSES } from '../src/passes/registry.js';
-import { compareOutputs, runPasses } from '../src/pipeline/pass-manager.js';
-import { step } from '../src/pipeline/recipe.js';
-import { nodeRuntime } from '../src/runtime/node.js';
-import type { HostTensor } from '../src/runtime/types.js';
-import { listCorpus } from './backend-corpus.js';
 
-const steps = [...SLIM_PASSES.map((id) => step(id)), step('topological-sort')];
+import type { HostTensor } from '../src/ir/host-tensor.js';
+import { decodeModel, encodeModel } from '../src/ir/serialize.js';
+import { compareOutputs, runPasses } from '../src/pipeline/pass-manager.js';
+import { nodeRuntime } from '../src/runtime/node.js';
+import { runEach } from '../src/runtime/session.js';
+import { listCorpus, readCaseModel, readTestInputs } from '../test/corpus/backend.js';
+import { slimSteps } from '../test/corpus/slim-check.js';
+
 let ran = 0;
 let within = 0;
 let changedModels = 0;
@@ -23,55 +18,28 @@ let skipped = 0;
 const failures: string[] = [];
 const t0 = performance.now();
 for (const c of listCorpus()) {
-  const bytes = new Uint8Array(readFileSync(join(c.dir, 'model.onnx')));
+  const bytes = readCaseModel(c);
   const model = decodeModel(bytes);
-  const inputs = model.graph.inputs.filter((v) => !v.initializer);
-  if (inputs.some((v) => !v.type)) {
+  const feedsList = readTestInputs(c, model);
+  if (!feedsList) {
     skipped++;
     continue;
   }
-  const sets = readdirSync(c.dir).filter((d) => d.startsWith('test_data_set_'));
-  const feedsList: Record<string, HostTensor>[] = [];
-  for (const s of sets) {
-    const feeds: Record<string, HostTensor> = {};
-    let ok = true;
-    inputs.forEach((v, i) => {
-      const p = join(c.dir, s, `input_${i}.pb`);
-      if (!existsSync(p)) {
-        ok = false;
-        return;
-      }
-      const t = tensorFromProto(fromBinary(TensorProtoSchema, readFileSync(p)), undefined);
-      feeds[v.name] = {
-        dtype: t.dtype,
-        dims: t.dims,
-        data: t.isString ? t.strings.map((x) => new TextDecoder().decode(x)) : t.typed(),
-      };
-    });
-    if (ok) feedsList.push(feeds);
-  }
   let before: Record<string, HostTensor>[];
   try {
-    const s = await nodeRuntime.createSession(bytes);
-    before = [];
-    for (const f of feedsList) before.push(await s.run(f));
-    await s.release();
+    before = await runEach(nodeRuntime, bytes, feedsList);
   } catch {
     skipped++;
     continue;
   }
   ran++;
   try {
-    const { model: slim, history } = await runPasses(model, steps, {
+    const { model: slim, history } = await runPasses(model, slimSteps(), {
       runtime: nodeRuntime,
       fixedPoint: true,
     });
     if (history.some((h) => h.changed)) changedModels++;
-    const s = await nodeRuntime.createSession(encodeModel(slim));
-    const after: Record<string, HostTensor>[] = [];
-    for (const f of feedsList) after.push(await s.run(f));
-    await s.release();
-    const d = compareOutputs(before, after);
+    const d = compareOutputs(before, await runEach(nodeRuntime, encodeModel(slim), feedsList));
     if (d.maxRelError <= 1e-5) within++;
     else
       failures.push(

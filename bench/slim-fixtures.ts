@@ -4,15 +4,12 @@
 // whether two runs give byte-identical files. Run: npx tsx bench/slim-fixtures.ts
 import { decodeModel, encodeModel } from '../src/ir/serialize.js';
 import { benchmark } from '../src/pipeline/benchmark.js';
-import { runPasses } from '../src/pipeline/pass-manager.js';
 import { nodeRuntime } from '../src/runtime/node.js';
-import { slimFixture, slimSteps } from './slim-check.js';
+import { slimFixture, slimModel } from '../test/corpus/slim-check.js';
 
 for (const name of ['cnn-bn-train', 'tf-style', 'if-branches']) {
   const { bytes, slimBytes: out1, before, after, diff, feeds } = await slimFixture(name, 8);
-  const out2 = encodeModel(
-    (await runPasses(decodeModel(bytes), slimSteps(), { runtime: nodeRuntime, fixedPoint: true })).model,
-  );
+  const out2 = encodeModel(await slimModel(decodeModel(bytes)));
   const gone = ['BatchNormalization', 'Identity', 'Dropout', 'Constant']
     .map((op) => `${op} ${before[op] ?? 0}->${after[op] ?? 0}`)
     .join(', ');

@@ -1,6 +1,5 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
-import { canonicalModel, protosEquivalent } from '../../bench/backend-corpus.js';
 import { GraphBuilder, newModel } from '../../src/ir/builder.js';
 import { cloneModel } from '../../src/ir/clone.js';
 import { decodeModel, encodeModel } from '../../src/ir/serialize.js';
@@ -19,6 +18,7 @@ import {
   TypeProtoSchema,
   ValueInfoProtoSchema,
 } from '../../src/onnx/gen/onnx_pb.js';
+import { canonicalModel, protosEquivalent } from '../corpus/backend.js';
 
 const floatType = (dims: number[]) =>
   create(TypeProtoSchema, {

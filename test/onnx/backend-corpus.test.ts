@@ -2,8 +2,8 @@
 // verifies and re-encodes to an equivalent proto; every model ONNX Runtime runs gives bit-identical
 // outputs before and after the round trip.
 import { describe, expect, it } from 'vitest';
-import { checkCase, listCorpus } from '../../bench/backend-corpus.js';
 import { nodeRuntime } from '../../src/runtime/node.js';
+import { checkCase, listCorpus } from '../corpus/backend.js';
 
 const cases = listCorpus();
 

@@ -1,8 +1,8 @@
 // Every quantization mode on the ONNX backend test corpus: declining is fine, crashing is not, and
-// whatever a mode writes must load and run in ONNX Runtime (bench/quantize-corpus.ts prints details).
+// whatever a mode writes must load and run in ONNX Runtime (npx tsx npx tsx bench/quantize-corpus.ts prints details).
 import { describe, expect, it } from 'vitest';
-import { listCorpus } from '../../bench/backend-corpus.js';
-import { quantizeCorpus } from '../../bench/quantize-corpus.js';
+import { listCorpus } from '../corpus/backend.js';
+import { quantizeCorpus } from '../corpus/quantize-corpus.js';
 
 describe.skipIf(listCorpus().length === 0)('quantization modes on the backend corpus', () => {
   it('never crash and always write runnable models', async () => {

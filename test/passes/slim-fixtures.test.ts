@@ -1,8 +1,8 @@
 // slim on exporter-shaped fixtures (test/fixtures/models, made by scripts/make-fixtures.py).
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FIXTURES, slimFixture } from '../../bench/slim-check.js';
 import { verifyModel } from '../../src/ir/verify.js';
+import { FIXTURES, slimFixture } from '../corpus/slim-check.js';
 
 const DIR = FIXTURES;
 

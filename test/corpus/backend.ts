@@ -1,14 +1,18 @@
-// ONNX backend test corpus (Debian libonnx-testdata): every model decodes, verifies and re-encodes to
-// an equivalent proto; every model ONNX Runtime loads gives bit-identical outputs before and after.
-// Shared by bench/roundtrip-backend.ts (prints the counts) and test/onnx/backend-corpus.test.ts.
+// ONNX backend test corpus (Debian libonnx-testdata): listing the cases, reading a case's model and
+// test inputs, and the round-trip check — every model decodes, verifies and re-encodes to an
+// equivalent proto; every model ONNX Runtime loads gives bit-identical outputs before and after.
+// Shared by bench/roundtrip-backend.ts, bench/slim-backend.ts (print the counts),
+// test/onnx/backend-corpus.test.ts and test/corpus/quantize-corpus.ts.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { equals, fromBinary, type Message } from '@bufbuild/protobuf';
-import type { Model } from '../src/ir/graph.js';
-import { decodeModel, encodeModel } from '../src/ir/serialize.js';
-import { tensorFromProto } from '../src/ir/tensor-proto.js';
-import { verifyModel } from '../src/ir/verify.js';
+import { equals, fromBinary } from '@bufbuild/protobuf';
+import type { Model } from '../../src/ir/graph.js';
+import type { HostTensor } from '../../src/ir/host-tensor.js';
+import { decodeModel, encodeModel } from '../../src/ir/serialize.js';
+import { viewBytes } from '../../src/ir/tensor.js';
+import { tensorFromProto } from '../../src/ir/tensor-proto.js';
+import { verifyModel } from '../../src/ir/verify.js';
 import {
   type AttributeProto,
   type GraphProto,
@@ -17,8 +21,8 @@ import {
   type NodeProto,
   type TensorProto,
   TensorProtoSchema,
-} from '../src/onnx/gen/onnx_pb.js';
-import type { HostTensor, Runtime } from '../src/runtime/types.js';
+} from '../../src/onnx/gen/onnx_pb.js';
+import type { Runtime, Session } from '../../src/runtime/types.js';
 
 export const CORPUS_ROOT = '/usr/share/libonnx-testdata/data';
 
@@ -91,17 +95,26 @@ export function protosEquivalent(a: Uint8Array, b: Uint8Array): boolean {
   return equals(ModelProtoSchema, canonicalModel(a), canonicalModel(b));
 }
 
-function readInputs(dir: string, model: Model): Record<string, HostTensor>[] | undefined {
-  const sets = readdirSync(dir)
+/** The case's model.onnx. */
+export function readCaseModel(c: CorpusCase): Uint8Array {
+  return new Uint8Array(readFileSync(join(c.dir, 'model.onnx')));
+}
+
+/**
+ * The feeds of every test_data_set_* of a case, in order; undefined when the model has a non-tensor
+ * input (sequence, optional, map) or a set lacks an input file.
+ */
+export function readTestInputs(c: CorpusCase, model: Model): Record<string, HostTensor>[] | undefined {
+  const sets = readdirSync(c.dir)
     .filter((d) => d.startsWith('test_data_set_'))
     .sort();
   const feedInputs = model.graph.inputs.filter((v) => !v.initializer);
-  if (feedInputs.some((v) => !v.type)) return undefined; // sequence / optional / map inputs
+  if (feedInputs.some((v) => !v.type)) return undefined;
   const out: Record<string, HostTensor>[] = [];
   for (const s of sets) {
     const feeds: Record<string, HostTensor> = {};
     for (let i = 0; i < feedInputs.length; i++) {
-      const p = join(dir, s, `input_${i}.pb`);
+      const p = join(c.dir, s, `input_${i}.pb`);
       if (!existsSync(p)) return undefined;
       const t = tensorFromProto(fromBinary(TensorProtoSchema, readFileSync(p)), undefined);
       feeds[feedInputs[i]!.name] = {
@@ -119,11 +132,7 @@ function sameBits(a: HostTensor, b: HostTensor): boolean {
   if (a.dtype !== b.dtype || a.dims.join() !== b.dims.join()) return false;
   if (Array.isArray(a.data) || Array.isArray(b.data))
     return JSON.stringify(a.data) === JSON.stringify(b.data);
-  const x = new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
-  const y = new Uint8Array(b.data.buffer, b.data.byteOffset, b.data.byteLength);
-  if (x.length !== y.length) return false;
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-  return true;
+  return Buffer.compare(viewBytes(a.data), viewBytes(b.data)) === 0;
 }
 
 export type CaseResult =
@@ -132,7 +141,7 @@ export type CaseResult =
   | { status: 'failed'; why: string };
 
 export async function checkCase(c: CorpusCase, runtime: Runtime): Promise<CaseResult> {
-  const original = new Uint8Array(readFileSync(join(c.dir, 'model.onnx')));
+  const original = readCaseModel(c);
   let model: Model;
   let encoded: Uint8Array;
   try {
@@ -144,9 +153,9 @@ export async function checkCase(c: CorpusCase, runtime: Runtime): Promise<CaseRe
     return { status: 'failed', why: `round trip: ${(e as Error).message}` };
   }
   if (!protosEquivalent(original, encoded)) return { status: 'failed', why: 're-encoded proto differs' };
-  const feedsList = readInputs(c.dir, model);
+  const feedsList = readTestInputs(c, model);
   if (!feedsList) return { status: 'equivalent', why: 'non-tensor inputs' };
-  let a: Awaited<ReturnType<Runtime['createSession']>>;
+  let a: Session;
   try {
     a = await runtime.createSession(original, { threads: 1 });
   } catch {
@@ -173,5 +182,3 @@ export async function checkCase(c: CorpusCase, runtime: Runtime): Promise<CaseRe
     await a.release();
   }
 }
-
-export type { Message };
