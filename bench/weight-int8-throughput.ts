@@ -8,7 +8,7 @@
 //    as int8, float32 throughout; array creation not timed; outputs kept (as edgefit keeps its own), so
 //    neither side gets to recycle freed buffers
 //  - edgefit kernel: quantizeRtn (the same math) over the 24 matrices
-//  - edgefit pass: weightInt8Pass.apply, format 'qdq' (kernel + initializers + DequantizeLinear nodes)
+//  - edgefit pass: quantizeWeightInt8.apply, format 'qdq' (kernel + initializers + DequantizeLinear nodes)
 //    and format 'matmulnbits' (kernel + the MatMulNBits [N, kBlocks, bs] repacking)
 // A cross-check runs numpy on the first matrix of the model itself and counts codes that differ.
 // Run: npx tsx bench/weight-int8-throughput.ts
@@ -21,9 +21,9 @@ import { GraphBuilder, newModel } from '../src/ir/builder.js';
 import { cloneModel } from '../src/ir/clone.js';
 import type { Model } from '../src/ir/graph.js';
 import { Tensor } from '../src/ir/tensor.js';
-import { quantizeRtn } from '../src/kernels/gptq.js';
+import { quantizeRtn } from '../src/kernels/block-quant.js';
 import { Rng } from '../src/kernels/random.js';
-import { weightInt8Pass } from '../src/passes/quantize/weight-only.js';
+import { quantizeWeightInt8 } from '../src/passes/quantize/quantize-weight-int8.js';
 import { constantOf } from '../src/passes/util.js';
 
 const LAYERS = 24;
@@ -105,9 +105,9 @@ const ctx = { log: { info() {}, warn() {} }, rng: new Rng(0), selects: () => tru
 
 async function timePass(model: Model, format: 'qdq' | 'matmulnbits'): Promise<number> {
   const copy = cloneModel(model); // shares the float weights: nothing is copied before the clock starts
-  const options = weightInt8Pass.options.parse({ format });
+  const options = quantizeWeightInt8.options.parse({ format });
   const t0 = performance.now();
-  await weightInt8Pass.apply(copy, options, ctx);
+  await quantizeWeightInt8.apply(copy, options, ctx);
   return (performance.now() - t0) / 1000;
 }
 

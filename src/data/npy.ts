@@ -16,7 +16,7 @@
 // 5. float16 stays as its bit patterns (Uint16Array); int64 and uint64 use BigInt arrays.
 
 import { EdgefitError } from '../errors.js';
-import { float16ArrayToFloat32 } from '../kernels/float16.js';
+import { float16ArrayToFloat32 } from '../onnx/float16.js';
 
 /** The typed array that holds each dtype's elements. */
 export interface NdArrayDataTypes {

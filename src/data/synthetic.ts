@@ -5,9 +5,9 @@
 import { EdgefitError } from '../errors.js';
 import type { Model, Value } from '../ir/graph.js';
 import type { HostTensor } from '../ir/host-tensor.js';
-import { float32ToFloat16Bits } from '../kernels/float16.js';
 import { Rng } from '../kernels/random.js';
 import { DataType, dataTypeName } from '../onnx/dtype.js';
+import { float32ToFloat16Bits } from '../onnx/float16.js';
 
 export function resolveInputShape(v: Value, shapes: Record<string, number[]> = {}, batch?: number): number[] {
   const given = shapes[v.name];

@@ -3,8 +3,8 @@
 // Tensor bytes are never written in place: an edit replaces the whole buffer (setData), which is
 // what lets a cloned model share every weight with its original until one of them is changed.
 
-import { bfloat16BitsToFloat32, float16BitsToFloat32 } from '../kernels/float16.js';
 import { DataType, dataTypeBits, dataTypeName, rawByteLength } from '../onnx/dtype.js';
+import { bfloat16BitsToFloat32, float16BitsToFloat32 } from '../onnx/float16.js';
 import type { StringStringEntryProto, TensorProto_Segment } from '../onnx/gen/onnx_pb.js';
 
 /** Where external data lives (TensorProto.external_data), relative to the model's folder. */

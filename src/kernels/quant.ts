@@ -1,4 +1,4 @@
-// Quantization math over typed arrays (ORT.md §2.1, §2.9; the ONNX spec of QuantizeLinear wins):
+// Quantization math over typed arrays (docs/ORT.md §2.1, §2.9; the ONNX spec of QuantizeLinear wins):
 //   q = saturate(round_half_even(x / scale) + zero_point),   x ≈ scale * (q - zero_point)
 // Ranges: uint8 [0,255]; int8 [-128,127] (symmetric weights use [-127,127]; reduced range [-64,64]);
 // int4 [-8,7]; uint4 [0,15]. Scales are float32 as stored in the model.
@@ -118,6 +118,39 @@ export function quantizeWeight(
       for (let i = 0; i < inner; i++) q[base + i] = quantizeValue(w[base + i]!, s, z, range);
     }
   return { q, scales, zeroPoints };
+}
+
+/** Quantize w per channel along `axis` (or per tensor) with the given scales, zero point 0. */
+export function requantizeWeight(
+  w: Float32Array,
+  dims: number[],
+  axis: number | undefined,
+  scales: Float32Array,
+  range: QRange,
+): Int32Array {
+  const q = new Int32Array(w.length);
+  const channels = axis === undefined ? 1 : dims[axis]!;
+  const inner = axis === undefined ? w.length : dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  for (let i = 0; i < w.length; i++) {
+    const c = axis === undefined ? 0 : Math.floor(i / inner) % channels;
+    q[i] = Math.max(range.qmin, Math.min(range.qmax, roundHalfEven(Math.fround(w[i]! / scales[c]!))));
+  }
+  return q;
+}
+
+/** q · scale per channel along `axis` (or per tensor), zero point 0. */
+export function dequantizeWeight(
+  q: Int32Array,
+  dims: number[],
+  axis: number | undefined,
+  scales: Float32Array,
+): Float32Array {
+  const channels = axis === undefined ? 1 : dims[axis]!;
+  const inner = axis === undefined ? q.length : dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  return Float32Array.from(
+    q,
+    (v, i) => v * scales[axis === undefined ? 0 : Math.floor(i / inner) % channels]!,
+  );
 }
 
 /** Pack signed/unsigned 4-bit codes two per byte, low nibble first (ONNX INT4/UINT4 raw layout). */

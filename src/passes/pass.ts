@@ -2,11 +2,15 @@
 // summary, an options schema (zod: defaults, validation, JSON Schema for forms and help), the values
 // a search should try, and apply(model, options, context) -> what changed. Passes edit the IR in
 // place; the manager verifies, times and (for lossless passes) guards every step.
+// Passes import ir/, onnx/, kernels/, analysis/ and errors.ts; what runs models (collecting
+// activations, big matrix products through ONNX Runtime) reaches them through the context.
 
 import { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
 import type { Model, Node } from '../ir/graph.js';
+import type { MatMul } from '../kernels/matmul.js';
 import type { Rng } from '../kernels/random.js';
+import type { Collect } from '../runtime/collect.js';
 import type { Runtime } from '../runtime/types.js';
 
 export interface Logger {
@@ -21,6 +25,13 @@ export interface PassContext {
   runtime?: Runtime | undefined;
   /** calibration data for data-aware passes */
   calibration?: Dataset | undefined;
+  /**
+   * Runs a model over the calibration data with the named values exposed, handing them over batch by
+   * batch (runtime/collect.ts); present when both `runtime` and `calibration` are.
+   */
+  collect?: Collect | undefined;
+  /** A new engine for big float32 products (ONNX Runtime Gemm sessions): release() it when done. */
+  matmul?: (() => MatMul) | undefined;
   /** whether the recipe step's node selector lets this pass touch `node` */
   selects(node: Node): boolean;
 }

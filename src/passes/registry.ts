@@ -8,17 +8,18 @@ import { inferShapesPass } from './cleanup/infer-shapes.js';
 import { liftConstants } from './cleanup/lift-constants.js';
 import { removeIdentity } from './cleanup/remove-identity.js';
 import { topologicalSortPass } from './cleanup/topological-sort.js';
-import { weightClustering } from './cluster/weight-clustering.js';
-import { svdDecompose } from './lowrank/svd-decompose.js';
+import { clusterWeights } from './cluster/cluster-weights.js';
+import { decomposeSvd } from './lowrank/decompose-svd.js';
 import type { Pass } from './pass.js';
-import { channelPrune } from './prune/channel-prune.js';
-import { sparsify } from './prune/sparsify.js';
+import { pruneChannels } from './prune/prune-channels.js';
+import { pruneWeights } from './prune/prune-weights.js';
 import { crossLayerEqualization } from './quantize/cross-layer-equalization.js';
-import { dynamicInt8Pass } from './quantize/dynamic-int8.js';
-import { fp16Pass } from './quantize/fp16.js';
+import { quantizeDynamicInt8 } from './quantize/quantize-dynamic-int8.js';
+import { quantizeFp16 } from './quantize/quantize-fp16.js';
+import { quantizeStaticInt8 } from './quantize/quantize-static-int8.js';
+import { quantizeWeightInt4 } from './quantize/quantize-weight-int4.js';
+import { quantizeWeightInt8 } from './quantize/quantize-weight-int8.js';
 import { smoothQuant } from './quantize/smooth-quant.js';
-import { staticInt8Pass } from './quantize/static-int8.js';
-import { weightInt4Pass, weightInt8Pass } from './quantize/weight-only.js';
 
 export const PASSES: readonly Pass[] = [
   inferShapesPass,
@@ -32,15 +33,15 @@ export const PASSES: readonly Pass[] = [
   topologicalSortPass,
   crossLayerEqualization,
   smoothQuant,
-  staticInt8Pass,
-  dynamicInt8Pass,
-  fp16Pass,
-  weightInt8Pass,
-  weightInt4Pass,
-  weightClustering,
-  svdDecompose,
-  sparsify,
-  channelPrune,
+  quantizeStaticInt8,
+  quantizeDynamicInt8,
+  quantizeFp16,
+  quantizeWeightInt8,
+  quantizeWeightInt4,
+  clusterWeights,
+  decomposeSvd,
+  pruneWeights,
+  pruneChannels,
 ] as Pass[];
 
 export function findPass(id: string): Pass | undefined {

@@ -1,9 +1,11 @@
-// Edits most passes share: reading constants, bypassing a node, pruning what nothing uses.
+// Edits most passes share: reading constants, bypassing a node, pruning what nothing uses; reading
+// collected activations as float32.
 
 import { attrFloat, attrInts } from '../ir/builder.js';
 import { type Graph, type Node, Value } from '../ir/graph.js';
 import { Tensor, viewBytes } from '../ir/tensor.js';
 import { DataType } from '../onnx/dtype.js';
+import type { HostTensor } from '../runtime/types.js';
 
 /** The Constant node's tensor (value, value_float(s), value_int(s)); undefined for sparse/string forms. */
 export function constantNodeTensor(node: Node): Tensor | undefined {
@@ -135,4 +137,11 @@ export function replaceInputWeight(
   suffix: string,
 ): void {
   node.setInput(index, newFloatWeight(node.graph, `${node.inputs[index]!.name}_${suffix}`, dims, data));
+}
+
+/** float32 view of a host tensor (copies non-float data) */
+export function asFloat32(t: HostTensor): Float32Array {
+  if (t.data instanceof Float32Array) return t.data;
+  if (Array.isArray(t.data)) throw new Error('string tensor');
+  return Float32Array.from(t.data as ArrayLike<number | bigint>, Number);
 }

@@ -13,6 +13,8 @@ import { encodeModel } from '../ir/serialize.js';
 import { verifyModel } from '../ir/verify.js';
 import { Rng } from '../kernels/random.js';
 import type { Logger, PassStats } from '../passes/pass.js';
+import { bindCollect } from '../runtime/collect.js';
+import { OrtMatMul } from '../runtime/ort-matmul.js';
 import type { HostTensor, Runtime } from '../runtime/types.js';
 import { nodeSelector, type RecipeStep } from './recipe.js';
 
@@ -166,6 +168,11 @@ export async function runPasses(
           rng,
           runtime: options.runtime,
           calibration: options.calibration,
+          collect:
+            options.runtime && options.calibration
+              ? bindCollect(options.runtime, options.calibration)
+              : undefined,
+          matmul: options.runtime ? () => new OrtMatMul(options.runtime!) : undefined,
           selects: nodeSelector(s.nodes),
         });
       } catch (e) {

@@ -7,7 +7,7 @@ import type { Value } from '../../src/ir/graph.js';
 import { modelCounts } from '../../src/ir/stats.js';
 import { verifyModel } from '../../src/ir/verify.js';
 import { Rng } from '../../src/kernels/random.js';
-import { channelPrune } from '../../src/passes/prune/channel-prune.js';
+import { pruneChannels } from '../../src/passes/prune/prune-channels.js';
 import { removeUnused } from '../../src/passes/util.js';
 import { floatFeed, GraphBuilder, maxAbsDiff, newModel, randn, run, Tensor } from '../helpers/models.js';
 
@@ -72,9 +72,9 @@ describe('prune-channels', () => {
       ),
     );
     const pruned = cloneModel(m);
-    const r = await channelPrune.apply(
+    const r = await pruneChannels.apply(
       pruned,
-      channelPrune.options.parse({ sparsity: 0.32, roundTo: 1 }),
+      pruneChannels.options.parse({ sparsity: 0.32, roundTo: 1 }),
       ctx,
     );
     expect(r.stats.channelsRemoved).toBe(5);
@@ -96,7 +96,7 @@ describe('prune-channels', () => {
     const c1 = b.op('Conv', [x, convWeight(b, 'w1', 16, 3, 3, new Set(), 1)], { pads: [1, 1, 1, 1] });
     const c2 = b.op('Conv', [x, convWeight(b, 'w2', 16, 3, 3, new Set(), 2)], { pads: [1, 1, 1, 1] });
     b.output(b.op('Concat', [c1, c2], { axis: 1 }));
-    const r = await channelPrune.apply(m, channelPrune.options.parse({ sparsity: 0.5 }), ctx);
+    const r = await pruneChannels.apply(m, pruneChannels.options.parse({ sparsity: 0.5 }), ctx);
     expect(r.changed).toBe(false);
   });
 });

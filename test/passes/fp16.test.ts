@@ -7,11 +7,15 @@ import { cloneModel } from '../../src/ir/clone.js';
 import { Graph, type Model, type Node } from '../../src/ir/graph.js';
 import { decodeModel, encodeModel } from '../../src/ir/serialize.js';
 import { verifyModel } from '../../src/ir/verify.js';
-import { float16ArrayToFloat32, float32ArrayToFloat16 } from '../../src/kernels/float16.js';
 import { Rng } from '../../src/kernels/random.js';
 import { DataType } from '../../src/onnx/dtype.js';
+import { float16ArrayToFloat32, float32ArrayToFloat16 } from '../../src/onnx/float16.js';
 import type { PassStats } from '../../src/passes/pass.js';
-import { DEFAULT_BLOCK_OPS, type Fp16Options, fp16Pass } from '../../src/passes/quantize/fp16.js';
+import {
+  DEFAULT_BLOCK_OPS,
+  type Fp16Options,
+  quantizeFp16,
+} from '../../src/passes/quantize/quantize-fp16.js';
 import { runPasses } from '../../src/pipeline/pass-manager.js';
 import { nodeRuntime } from '../../src/runtime/node.js';
 import type { HostTensor, Runtime } from '../../src/runtime/types.js';
@@ -29,7 +33,7 @@ const imageFeeds = { input: { dtype: FLOAT, dims: [1000, 1, 28, 28], data: image
 function convert(model: Model, options: Partial<Fp16Options> = {}) {
   const warnings: string[] = [];
   const copy = cloneModel(model);
-  const res = fp16Pass.apply(copy, fp16Pass.options.parse(options), {
+  const res = quantizeFp16.apply(copy, quantizeFp16.options.parse(options), {
     log: { info() {}, warn: (w) => warnings.push(w) },
     rng: new Rng(0),
     selects: () => true,
@@ -89,7 +93,7 @@ describe('quantize-fp16 on the Fashion-MNIST CNN', async () => {
   it('halves the file and keeps top-1 on 1000 images in onnxruntime-node and -web', async () => {
     const { model, history } = await runPasses(
       cloneModel(original),
-      [{ pass: fp16Pass, options: fp16Pass.options.parse({}) }],
+      [{ pass: quantizeFp16, options: quantizeFp16.options.parse({}) }],
       { runtime: nodeRuntime, guardFeeds: [{ input: floatFeed([4, 1, 28, 28], 1) }] },
     );
     expect(verifyModel(model)).toEqual([]);
@@ -149,8 +153,8 @@ describe('quantize-fp16 on the Fashion-MNIST CNN', async () => {
     }
   });
 
-  it('blockNodes keeps a block float32 with Casts only at its borders', async () => {
-    const { model, stats } = convert(original, { blockNodes: ['/features/features.3/*'] });
+  it('exclude keeps a block float32 with Casts only at its borders', async () => {
+    const { model, stats } = convert(original, { exclude: ['/features/features.3/*'] });
     expect(verifyModel(model)).toEqual([]);
     expect(stats).toMatchObject({ convertedNodes: 16, blockedNodes: 5, blocked_name: 5 });
     // graph input, graph output, MaxPool -> block (read twice, one Cast), block -> next Conv

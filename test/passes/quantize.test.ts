@@ -9,24 +9,18 @@ import { cloneModel } from '../../src/ir/clone.js';
 import type { Model } from '../../src/ir/graph.js';
 import { encodeModel } from '../../src/ir/serialize.js';
 import { verifyModel } from '../../src/ir/verify.js';
-import { Rng } from '../../src/kernels/random.js';
 import { crossLayerEqualization } from '../../src/passes/quantize/cross-layer-equalization.js';
-import { dynamicInt8Pass } from '../../src/passes/quantize/dynamic-int8.js';
+import { quantizeDynamicInt8 } from '../../src/passes/quantize/quantize-dynamic-int8.js';
+import { quantizeStaticInt8 } from '../../src/passes/quantize/quantize-static-int8.js';
 import { smoothQuant } from '../../src/passes/quantize/smooth-quant.js';
-import { staticInt8Pass } from '../../src/passes/quantize/static-int8.js';
 import { kernelReport } from '../../src/pipeline/kernels.js';
 import { compareOutputs } from '../../src/pipeline/pass-manager.js';
 import { nodeRuntime } from '../../src/runtime/node.js';
 import type { HostTensor } from '../../src/runtime/types.js';
 import { floatFeed, GraphBuilder, newModel, randn, run, Tensor, weight } from '../helpers/models.js';
+import { passContext } from './context.js';
 
-const ctx = (calibration?: ReturnType<typeof bindArrays>) => ({
-  log: { info() {}, warn() {} },
-  rng: new Rng(0),
-  selects: () => true,
-  runtime: nodeRuntime,
-  calibration,
-});
+const ctx = (calibration?: ReturnType<typeof bindArrays>) => passContext(calibration);
 
 function calibData(model: Model, name: string, dims: number[], n: number, seed: number) {
   const per = dims.reduce((a, b) => a * b, 1);
@@ -61,7 +55,7 @@ describe('dynamic int8', () => {
   it('MatMul and Gemm run as DynamicQuantizeMatMul with high fidelity', async () => {
     const m = mlp();
     const q = cloneModel(m);
-    const r = await dynamicInt8Pass.apply(q, dynamicInt8Pass.options.parse({}), ctx());
+    const r = await quantizeDynamicInt8.apply(q, quantizeDynamicInt8.options.parse({}), ctx());
     expect(r.stats.matmuls).toBe(2);
     expect(verifyModel(q)).toEqual([]);
     const feeds = [{ x: floatFeed([8, 256], 1) }];
@@ -97,9 +91,9 @@ describe('static int8 on a conv net', () => {
       }),
     );
     const q = cloneModel(m);
-    const r = await staticInt8Pass.apply(
+    const r = await quantizeStaticInt8.apply(
       q,
-      staticInt8Pass.options.parse({ samples: 64 }),
+      quantizeStaticInt8.options.parse({ samples: 64 }),
       ctx(calibData(m, 'x', [8, 16, 16], 64, 7)),
     );
     expect(r.stats.foldedActivations).toBe(2);
@@ -122,9 +116,9 @@ describe('static int8 on a conv net', () => {
   });
 
   it('needs calibration data', async () => {
-    await expect(staticInt8Pass.apply(mlp(), staticInt8Pass.options.parse({}), ctx())).rejects.toThrow(
-      /needs calibration data/,
-    );
+    await expect(
+      quantizeStaticInt8.apply(mlp(), quantizeStaticInt8.options.parse({}), ctx()),
+    ).rejects.toThrow(/needs calibration data/);
   });
 });
 

@@ -15,39 +15,32 @@ import type { Model } from '../../src/ir/graph.js';
 import { encodeModel } from '../../src/ir/serialize.js';
 import { modelCounts } from '../../src/ir/stats.js';
 import { verifyModel } from '../../src/ir/verify.js';
-import { dequantize, quantizeGptq, quantizeRtn, upperCholeskyOfInverse } from '../../src/kernels/gptq.js';
-import { OrtMatMul } from '../../src/kernels/ort-matmul.js';
+import { dequantize, quantizeRtn } from '../../src/kernels/block-quant.js';
+import { upperCholeskyOfInverse } from '../../src/kernels/cholesky.js';
+import { quantizeGptq } from '../../src/kernels/gptq.js';
 import { Rng } from '../../src/kernels/random.js';
 import { loadModel } from '../../src/node/model-io.js';
-import type { PassContext } from '../../src/passes/pass.js';
-import { weightInt4Pass, weightInt8Pass } from '../../src/passes/quantize/weight-only.js';
+import { quantizeWeightInt4 } from '../../src/passes/quantize/quantize-weight-int4.js';
+import { quantizeWeightInt8 } from '../../src/passes/quantize/quantize-weight-int8.js';
 import { parseProfile } from '../../src/pipeline/benchmark.js';
 import { nodeRuntime } from '../../src/runtime/node.js';
+import { OrtMatMul } from '../../src/runtime/ort-matmul.js';
 import { GraphBuilder, newModel, randn, Tensor } from '../helpers/models.js';
+import { passContext } from './context.js';
 
 const FIXTURE = 'test/fixtures/models/mlp-gemm.onnx';
 const CALIB = 'test/fixtures/models/fmnist-calib.npz';
 const tmp = mkdtempSync(join(tmpdir(), 'edgefit-wq-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function context(calibration?: Dataset): PassContext & { warnings: string[] } {
-  const warnings: string[] = [];
-  return {
-    warnings,
-    log: { info() {}, warn: (m) => warnings.push(m) },
-    rng: new Rng(0),
-    runtime: nodeRuntime,
-    calibration,
-    selects: () => true,
-  };
-}
+const context = (calibration?: Dataset) => passContext(calibration);
 
 type Opts = Record<string, unknown>;
 async function int8(model: Model, options: Opts = {}, ctx = context()) {
-  return weightInt8Pass.apply(model, weightInt8Pass.options.parse(options), ctx);
+  return quantizeWeightInt8.apply(model, quantizeWeightInt8.options.parse(options), ctx);
 }
 async function int4(model: Model, options: Opts = {}, ctx = context()) {
-  return weightInt4Pass.apply(model, weightInt4Pass.options.parse(options), ctx);
+  return quantizeWeightInt4.apply(model, quantizeWeightInt4.options.parse(options), ctx);
 }
 
 /** x [batch, K] -> MatMul W1 [K, H] (+ b1) -> Relu -> MatMul W2 [H, N] -> y */
@@ -143,7 +136,7 @@ describe('quantize-weight-int8', () => {
   it('per tensor: one scale', async () => {
     const f = mlp(256, 256, 256, 3);
     const q = cloneModel(f);
-    await int8(q, { perChannel: false, format: 'qdq' });
+    await int8(q, { perTensor: true, format: 'qdq' });
     const dq = q.graph.nodes.find((n) => n.opType === 'DequantizeLinear')!;
     expect(dq.inputs[1]!.initializer!.dims).toEqual([]);
     const feeds = feedX(16, 256, 9);
@@ -176,7 +169,7 @@ describe('quantize-weight-int8', () => {
     }
   });
 
-  it("conv 'dq': per-output-channel DQ(axis 0) -> Conv, with a warning that it is size only", async () => {
+  it('conv: per-output-channel int8 DQ(axis 0) -> Conv, with a warning that it is size only', async () => {
     const m = newModel({ '': 17 });
     const b = new GraphBuilder(m.graph);
     const x = b.input('x', { elemType: 1, shape: [1, 16, 8, 8] });
@@ -184,7 +177,7 @@ describe('quantize-weight-int8', () => {
     b.output(b.op('Conv', [x, w], { pads: [1, 1, 1, 1] }));
     const q = cloneModel(m);
     const ctx = context();
-    const res = await int8(q, { conv: 'dq' }, ctx);
+    const res = await int8(q, { conv: true }, ctx);
     expect(res.stats).toMatchObject({ quantized: 1, conv: 1 });
     expect(ctx.warnings.join()).toMatch(/every inference/);
     const dq = q.graph.nodes.find((n) => n.opType === 'DequantizeLinear')!;
@@ -378,14 +371,14 @@ describe('quantize-weight-int4', () => {
     expect(modelCounts(m).opTypes['com.microsoft.MatMulNBits']).toBe(2);
   });
 
-  it("conv 'int4': per-channel int4 DQ (opset 21), size only", async () => {
+  it('conv: per-channel int4 DQ (opset 21), size only', async () => {
     const m = newModel({ '': 13 });
     const b = new GraphBuilder(m.graph);
     const x = b.input('x', { elemType: 1, shape: [1, 16, 8, 8] });
     b.output(b.op('Conv', [x, b.weight('w', Tensor.fromFloat32('w', [32, 16, 3, 3], randn(4608, 12, 0.2)))]));
     const q = cloneModel(m);
     const ctx = context();
-    await int4(q, { conv: 'int4' }, ctx);
+    await int4(q, { conv: true }, ctx);
     expect(q.opset('')).toBe(21);
     expect(ctx.warnings.join()).toMatch(/every inference/);
     const dq = q.graph.nodes.find((n) => n.opType === 'DequantizeLinear')!;

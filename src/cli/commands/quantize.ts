@@ -9,8 +9,8 @@ import { synthesizeInputs } from '../../data/synthetic.js';
 import { EdgefitError } from '../../errors.js';
 import { openDataset } from '../../node/data-files.js';
 import { loadModel } from '../../node/model-io.js';
-import { dynamicTargets } from '../../passes/quantize/dynamic-int8.js';
-import { staticTargets } from '../../passes/quantize/static-int8.js';
+import { dynamicTargets } from '../../passes/quantize/quantize-dynamic-int8.js';
+import { staticTargets } from '../../passes/quantize/quantize-static-int8.js';
 import { findPass, SLIM_PASSES } from '../../passes/registry.js';
 import { benchmark } from '../../pipeline/benchmark.js';
 import { kernelReport } from '../../pipeline/kernels.js';
@@ -84,9 +84,9 @@ export function quantizeRecipe(f: QuantizeFlags): RecipeStep[] {
         );
       steps.push(
         step('quantize-static-int8', {
-          calibration: f.method ?? 'minmax',
+          method: f.method ?? 'minmax',
           ...(f.percentile ? { percentile: Number(f.percentile) } : {}),
-          perChannel: !f.perTensor,
+          perTensor: f.perTensor === true,
           activationType: f.activationType ?? 'uint8',
           exclude,
           reduceRange: f.reduceRange === true,
@@ -96,18 +96,20 @@ export function quantizeRecipe(f: QuantizeFlags): RecipeStep[] {
       );
       break;
     case 'dynamic':
-      steps.push(step('quantize-dynamic-int8', { perChannel: !f.perTensor, exclude, conv: f.conv === true }));
+      steps.push(
+        step('quantize-dynamic-int8', { perTensor: f.perTensor === true, exclude, conv: f.conv === true }),
+      );
       break;
     case 'fp16':
       needPass('quantize-fp16');
-      steps.push(step('quantize-fp16', { keepIoTypes: f.keepIoTypes !== false, blockNodes: exclude }));
+      steps.push(step('quantize-fp16', { keepIoTypes: f.keepIoTypes !== false, exclude }));
       break;
     case 'weight-int8':
       needPass('quantize-weight-int8');
       steps.push(
         step('quantize-weight-int8', {
-          perChannel: !f.perTensor,
-          ...(f.conv ? { conv: 'dq' } : {}),
+          perTensor: f.perTensor === true,
+          ...(f.conv ? { conv: true } : {}),
           ...(f.algorithm ? { algorithm: f.algorithm } : {}),
         }),
       );
@@ -120,7 +122,7 @@ export function quantizeRecipe(f: QuantizeFlags): RecipeStep[] {
           ...(f.accuracyLevel !== undefined ? { accuracyLevel: Number(f.accuracyLevel) } : {}),
           ...(f.format ? { format: f.format } : {}),
           ...(f.algorithm ? { algorithm: f.algorithm } : {}),
-          ...(f.conv ? { conv: 'int4' } : {}),
+          ...(f.conv ? { conv: true } : {}),
         }),
       );
       break;

@@ -18,8 +18,17 @@ import { constantOf, replaceInputWeight } from '../util.js';
 
 const options = z
   .object({
-    replaceRelu6: z.boolean().default(true),
-    iterations: z.number().int().min(1).max(10).default(1),
+    replaceRelu6: z
+      .boolean()
+      .default(true)
+      .describe('replace Relu6 (Clip 0..6) between paired convs by Relu, so they can be equalized'),
+    iterations: z
+      .number()
+      .int()
+      .min(1)
+      .max(10)
+      .default(1)
+      .describe('equalization sweeps over the conv pairs'),
   })
   .strict();
 

@@ -4,18 +4,17 @@
 // constant and beta = 1). For GPTQ: run the float model over the calibration data once,
 // exposing the input X of every layer to quantize, and accumulate H = 2·XᵀX / M per input (X flattened
 // to [M, K] rows). Batches are streamed: only the K×K sums are kept (float64), never X itself; each
-// batch's XᵀX is one ONNX Runtime Gemm (kernels/ort-matmul.ts). A weight read by several layers uses
+// batch's XᵀX is one ONNX Runtime Gemm (PassContext.matmul). A weight read by several layers uses
 // the sum of their H (the sum of their output errors is what GPTQ then minimises).
 
 import { EdgefitError } from '../../errors.js';
 import { attrFloat, attrInt } from '../../ir/builder.js';
 import type { Model, Node, Value } from '../../ir/graph.js';
-import { type QuantizedMatrix, quantizeGptq, quantizeRtn, type WeightScheme } from '../../kernels/gptq.js';
-import { OrtMatMul } from '../../kernels/ort-matmul.js';
+import { type QuantizedMatrix, quantizeRtn, type WeightScheme } from '../../kernels/block-quant.js';
+import { quantizeGptq } from '../../kernels/gptq.js';
 import { DataType } from '../../onnx/dtype.js';
-import { asFloat32, collectActivations } from '../../pipeline/calibrate.js';
 import type { PassContext } from '../pass.js';
-import { constantOf } from '../util.js';
+import { asFloat32, constantOf } from '../util.js';
 
 /** A MatMul or Gemm with a constant float weight, seen as MatMul(A, W [K, N]) (+ bias). */
 export interface Linear {
@@ -108,13 +107,13 @@ export async function prepareGptq(
       'gptq needs calibration data (--calib)',
       'pass --calib or use algorithm rtn',
     );
-  if (!ctx.runtime)
+  if (!ctx.collect || !ctx.matmul)
     throw new EdgefitError(
       'BAD_ARGUMENT',
       'gptq needs ONNX Runtime to read activations',
       'give the pass a runtime',
     );
-  const mm = new OrtMatMul(ctx.runtime);
+  const mm = ctx.matmul();
   const acc = new Map<string, Accumulator>();
   for (const [name, k] of activations) acc.set(name, { k, h: new Float64Array(k * k), rows: 0 });
   try {
@@ -123,11 +122,9 @@ export async function prepareGptq(
     const inputs = new Set(model.graph.inputs.map((v) => v.name));
     if (names.every((n) => inputs.has(n)) && model.graph.outputs[0]) names.push(model.graph.outputs[0].name);
     const seen = names.length
-      ? await collectActivations(
+      ? await ctx.collect(
           model,
           names,
-          ctx.calibration,
-          ctx.runtime,
           async (values) => {
             for (const [name, a] of acc) {
               const t = values[name];

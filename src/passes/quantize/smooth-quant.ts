@@ -13,14 +13,18 @@ import { EdgefitError } from '../../errors.js';
 import { attrInt } from '../../ir/builder.js';
 import type { Node, Value } from '../../ir/graph.js';
 import { DataType } from '../../onnx/dtype.js';
-import { asFloat32, collectActivations } from '../../pipeline/calibrate.js';
 import { definePass } from '../pass.js';
-import { constantOf, replaceInputWeight } from '../util.js';
+import { asFloat32, constantOf, replaceInputWeight } from '../util.js';
 
 const options = z
   .object({
-    alpha: z.number().min(0).max(1).default(0.5),
-    samples: z.number().int().positive().default(128),
+    alpha: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.5)
+      .describe('migration strength: 0 leaves activations alone, 1 moves all their range into the weights'),
+    samples: z.number().int().min(1).max(100000).default(128).describe('calibration samples to use at most'),
   })
   .strict();
 
@@ -41,7 +45,7 @@ export const smoothQuant = definePass({
   options,
   searchSpace: { alpha: [0.3, 0.5, 0.7] },
   async apply(model, o, ctx) {
-    if (!ctx.calibration || !ctx.runtime)
+    if (!ctx.calibration || !ctx.collect)
       throw new EdgefitError('BAD_ARGUMENT', 'smooth-quant needs calibration data', 'pass --calib FILE');
     const graph = model.graph;
     const groups: { ln: Node; x: Value; readers: Node[] }[] = [];
@@ -56,11 +60,9 @@ export const smoothQuant = definePass({
     }
     if (groups.length === 0) return { changed: false, stats: { groups: 0 } };
     const amax = new Map<string, Float64Array>();
-    await collectActivations(
+    await ctx.collect(
       model,
       groups.map((g) => g.x.name),
-      ctx.calibration,
-      ctx.runtime,
       (values) => {
         for (const [name, t] of Object.entries(values)) {
           const x = asFloat32(t);

@@ -1,4 +1,4 @@
-// decompose-svd: low-rank factorization of MatMul and Gemm weights (ORT.md §8.7).
+// decompose-svd: low-rank factorization of MatMul and Gemm weights (docs/ORT.md §8.7).
 //  1. W = op(B)·alpha as [K, N]; rank r = max(1, round(rankRatio · min(K, N)))
 //  2. only when it saves parameters: r·(K + N) < K·N
 //  3. W ≈ U S Vᵀ (randomized truncated SVD, kernels/svd); W1 = U √S [K, r], W2 = √S Vᵀ [r, N]
@@ -16,9 +16,14 @@ import { constantOf, newFloatWeight } from '../util.js';
 
 const options = z
   .object({
-    rankRatio: z.number().gt(0).max(1).default(0.5),
-    minElements: z.number().int().nonnegative().default(4096),
-    seed: z.number().int().default(0),
+    rankRatio: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.5)
+      .describe('kept rank as a fraction of min(K, N), in (0, 1]'),
+    minElements: z.number().int().min(0).default(4096).describe('leave weights with fewer elements alone'),
+    seed: z.number().int().default(0).describe('seed of the randomized SVD'),
   })
   .strict();
 
@@ -36,7 +41,7 @@ function logicalWeight(n: Node): { w: Float64Array; k: number; n: number } | und
   return { w, k: c, n: r };
 }
 
-export const svdDecompose = definePass({
+export const decomposeSvd = definePass({
   id: 'decompose-svd',
   summary: 'low-rank SVD factorization of MatMul/Gemm weights into two thinner products',
   lossless: false,

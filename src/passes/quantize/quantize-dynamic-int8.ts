@@ -1,4 +1,4 @@
-// quantize-dynamic-int8: weights int8 ahead of time, activations quantized at run time (ORT.md §2.7, §8.2).
+// quantize-dynamic-int8: weights int8 ahead of time, activations quantized at run time (docs/ORT.md §2.7, §8.2).
 //  1. MatMul(A, B[K,N] constant) and Gemm(A, B, C) with transA = 0 become
 //       DynamicQuantizeLinear(A) -> MatMulInteger(A_q, B_q, A_zp, B_zp) -> Cast(float)
 //       -> Mul(·, A_scale * B_scale[N]) [-> Add(bias)]
@@ -11,22 +11,26 @@
 import { z } from 'zod';
 import { inferShapes } from '../../analysis/shape-inference.js';
 import { attrFloat, attrInt, GraphBuilder } from '../../ir/builder.js';
-import type { Node, Value } from '../../ir/graph.js';
+import type { Model, Node, Value } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { quantizeWeight, RANGES } from '../../kernels/quant.js';
 import { DataType } from '../../onnx/dtype.js';
 import { definePass } from '../pass.js';
 import { constantOf, nodeMatcher, replaceValue } from '../util.js';
-import { assertNotQuantized } from './static-int8.js';
+import { assertNotQuantized } from './qdq.js';
 
 const options = z
   .object({
-    perChannel: z.boolean().default(true),
-    exclude: z.array(z.string()).default([]),
-    /** quantize Conv with ConvInteger (slower than float on ORT CPU) */
-    conv: z.boolean().default(false),
-    /** weights smaller than this stay float */
-    minElements: z.number().int().nonnegative().default(256),
+    perTensor: z
+      .boolean()
+      .default(false)
+      .describe('one scale per weight tensor instead of per output column'),
+    exclude: z.array(z.string()).default([]).describe('node names (globs) or op types to keep in float'),
+    conv: z
+      .boolean()
+      .default(false)
+      .describe('also quantize Conv with ConvInteger (not fused: slower than float on ORT CPU)'),
+    minElements: z.number().int().min(0).default(256).describe('leave weights with fewer elements float'),
   })
   .strict();
 
@@ -41,13 +45,13 @@ function weightKN(n: Node, b: Float32Array, dims: number[]): { w: Float32Array; 
   return { w, k: c, n: r };
 }
 
-export const dynamicInt8Pass = definePass({
+export const quantizeDynamicInt8 = definePass({
   id: 'quantize-dynamic-int8',
   summary:
     'dynamic int8: int8 weights, activations quantized at run time (MatMul/Gemm -> DynamicQuantizeMatMul)',
   lossless: false,
   options,
-  searchSpace: { perChannel: [true, false] },
+  searchSpace: { perTensor: [false, true] },
   apply(model, o, ctx) {
     assertNotQuantized(model.graph.allNodes());
     inferShapes(model, { defaultDim: null, write: true });
@@ -77,12 +81,12 @@ export const dynamicInt8Pass = definePass({
         const { q, scales } = quantizeWeight(
           w,
           [k, cols],
-          o.perChannel ? 1 : undefined,
+          o.perTensor ? undefined : 1,
           RANGES.int8Symmetric,
           true,
         );
-        const ch = o.perChannel ? cols : 1;
-        const shape = o.perChannel ? [cols] : [];
+        const ch = o.perTensor ? 1 : cols;
+        const shape = o.perTensor ? [] : [cols];
         const bq = b.weight(
           `${wt.name}_quantized`,
           Tensor.fromTyped('', DataType.INT8, [k, cols], Int8Array.from(q)),
@@ -171,7 +175,7 @@ export const dynamicInt8Pass = definePass({
 });
 
 /** The MatMul/Gemm layers dynamic quantization would quantize (nodes without a name get one). */
-export function dynamicTargets(model: import('../../ir/graph.js').Model): { name: string; op: string }[] {
+export function dynamicTargets(model: Model): { name: string; op: string }[] {
   for (const n of model.graph.nodes) if (!n.name) n.name = model.uniqueName(n.opType);
   return model.graph.nodes
     .filter(

@@ -6,8 +6,15 @@ import type { Dataset } from '../data/dataset.js';
 import { EdgefitError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
 import { encodeModel } from '../ir/serialize.js';
-import { exposeValues } from '../runtime/expose.js';
-import type { HostTensor, Runtime } from '../runtime/types.js';
+import { exposeValues } from './expose.js';
+import type { HostTensor, Runtime } from './types.js';
+
+/** What collection hands over, batch by batch: the exposed values by name, and the sample range. */
+export type BatchFn = (
+  values: Record<string, HostTensor>,
+  start: number,
+  end: number,
+) => void | Promise<void>;
 
 export interface CollectOptions {
   batchSize?: number;
@@ -24,7 +31,7 @@ export async function collectActivations(
   names: readonly string[],
   data: Dataset,
   runtime: Runtime,
-  onBatch: (values: Record<string, HostTensor>, start: number, end: number) => void | Promise<void>,
+  onBatch: BatchFn,
   options: CollectOptions = {},
 ): Promise<number> {
   const exposed = exposeValues(model, names);
@@ -57,9 +64,15 @@ export async function collectActivations(
   return total;
 }
 
-/** float32 view of a host tensor (copies non-float data) */
-export function asFloat32(t: HostTensor): Float32Array {
-  if (t.data instanceof Float32Array) return t.data;
-  if (Array.isArray(t.data)) throw new Error('string tensor');
-  return Float32Array.from(t.data as ArrayLike<number | bigint>, Number);
+/** collectActivations over one runtime and dataset, as data-aware passes get it (PassContext.collect). */
+export type Collect = (
+  model: Model,
+  names: readonly string[],
+  onBatch: BatchFn,
+  options?: CollectOptions,
+) => Promise<number>;
+
+export function bindCollect(runtime: Runtime, data: Dataset): Collect {
+  return (model, names, onBatch, options) =>
+    collectActivations(model, names, data, runtime, onBatch, options);
 }

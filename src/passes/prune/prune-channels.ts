@@ -24,15 +24,30 @@ import { constantOf, replaceInputWeight } from '../util.js';
 
 const options = z
   .object({
-    sparsity: z.number().min(0).max(0.95).default(0.3),
-    /** spaces with fewer channels are left whole */
-    minChannels: z.number().int().positive().default(8),
+    sparsity: z
+      .number()
+      .min(0)
+      .max(0.95)
+      .default(0.3)
+      .describe('fraction of the channels removed from each prunable channel group'),
+    minChannels: z
+      .number()
+      .int()
+      .min(1)
+      .default(8)
+      .describe('leave channel groups with fewer channels whole'),
     /**
-     * round kept channel counts up to a multiple of this. 1 (the default) removes exactly the fraction S
-     * (CLI.md); 16 is what ONNX Runtime's fast blocked (NCHWc) convolutions want — on cnn-wide, 45/90
-     * channels ran only 1.09x faster than 64/128 while 48/96 ran 1.73x faster (docs/ORT-NOTES.md)
+     * 1 (the default) removes exactly the fraction S (docs/CLI.md); 16 is what ONNX Runtime's fast blocked
+     * (NCHWc) convolutions want — on cnn-wide, 45/90 channels ran only 1.09x faster than 64/128 while
+     * 48/96 ran 1.73x faster (docs/ORT-NOTES.md)
      */
-    roundTo: z.number().int().positive().default(1),
+    roundTo: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024)
+      .default(1)
+      .describe('round kept channel counts up to a multiple of this (16 suits ORT CPU convolutions)'),
   })
   .strict();
 
@@ -274,7 +289,7 @@ function channelCount(entries: Entry[]): number | undefined {
   return undefined;
 }
 
-export const channelPrune = definePass({
+export const pruneChannels = definePass({
   id: 'prune-channels',
   summary: 'structured pruning: remove the least important channels of conv and dense layers (shapes shrink)',
   lossless: false,

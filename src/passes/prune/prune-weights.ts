@@ -5,7 +5,7 @@
 //     'n:m' (e.g. 2:4): in every group of m consecutive weights along the input dimension, the m - n
 //     lowest-scoring are set to 0 (the pattern sparse tensor cores accelerate)
 //  3. zeros are stored densely: ONNX Runtime's CPU kernels do not exploit unstructured sparsity
-//     (ORT.md §1.7), so this shrinks the transport size (brotli), not the file or the latency; structured
+//     (docs/ORT.md §1.7), so this shrinks the transport size (brotli), not the file or the latency; structured
 //     (channel) pruning is what makes models faster
 
 import { z } from 'zod';
@@ -13,19 +13,35 @@ import { EdgefitError } from '../../errors.js';
 import { attrInt } from '../../ir/builder.js';
 import type { Node } from '../../ir/graph.js';
 import { DataType } from '../../onnx/dtype.js';
-import { asFloat32, collectActivations } from '../../pipeline/calibrate.js';
 import { definePass } from '../pass.js';
-import { constantOf, replaceInputWeight } from '../util.js';
+import { asFloat32, constantOf, replaceInputWeight } from '../util.js';
 
 const PRUNED_OPS = new Set(['Conv', 'ConvTranspose', 'MatMul', 'Gemm']);
 
 const options = z
   .object({
-    sparsity: z.number().min(0).max(0.99).default(0.5),
-    pattern: z.enum(['unstructured', '2:4', '4:8', '1:4']).default('unstructured'),
-    method: z.enum(['magnitude', 'wanda']).default('magnitude'),
-    minElements: z.number().int().nonnegative().default(1024),
-    samples: z.number().int().positive().default(128),
+    sparsity: z
+      .number()
+      .min(0)
+      .max(0.99)
+      .default(0.5)
+      .describe('fraction of weights set to zero (unstructured)'),
+    pattern: z
+      .enum(['unstructured', '2:4', '4:8', '1:4'])
+      .default('unstructured')
+      .describe('unstructured, or N:M (N kept in every M consecutive weights along the input)'),
+    method: z
+      .enum(['magnitude', 'wanda'])
+      .default('magnitude')
+      .describe('scores: |w|, or wanda |w| · input feature norm (needs calibration data)'),
+    minElements: z.number().int().min(0).default(1024).describe('leave weights with fewer elements alone'),
+    samples: z
+      .number()
+      .int()
+      .min(1)
+      .max(100000)
+      .default(128)
+      .describe('calibration samples for method wanda'),
   })
   .strict();
 
@@ -51,7 +67,7 @@ function inputIndexer(n: Node, dims: number[]): (i: number) => number {
   return transB ? (i) => i % cols : (i) => Math.floor(i / cols);
 }
 
-export const sparsify = definePass({
+export const pruneWeights = definePass({
   id: 'prune-weights',
   summary: 'unstructured or N:M weight sparsity (magnitude or Wanda scores)',
   lossless: false,
@@ -72,16 +88,14 @@ export const sparsify = definePass({
     // rule 1: input feature norms for Wanda
     const norms = new Map<string, Float64Array>();
     if (o.method === 'wanda') {
-      if (!ctx.calibration || !ctx.runtime)
+      if (!ctx.calibration || !ctx.collect)
         throw new EdgefitError('BAD_ARGUMENT', 'wanda pruning needs calibration data', 'pass --calib FILE');
       const names = [
         ...new Set(targets.filter((n) => n.graph === model.graph).map((n) => n.inputs[0]!.name)),
       ];
-      await collectActivations(
+      await ctx.collect(
         model,
         names,
-        ctx.calibration,
-        ctx.runtime,
         (values) => {
           for (const [name, t] of Object.entries(values)) {
             const x = asFloat32(t);

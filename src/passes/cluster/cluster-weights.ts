@@ -5,7 +5,7 @@
 //        W' = Gather(codebook, Cast(indices, int64))
 //     ONNX Runtime folds Cast and Gather of constants when it loads the model, so inference runs on
 //     float weights at float speed while the file holds one byte per weight (ORT has no LUT kernel for
-//     general graphs: ORT.md §2.8). Brotli shrinks K <= 16 indices further (4 bits of entropy each).
+//     general graphs: docs/ORT.md §2.8). Brotli shrinks K <= 16 indices further (4 bits of entropy each).
 //  3. storage 'dense': every weight replaced in place by its centroid: the same file size, but few
 //     distinct values compress well (transport size), and later passes still see plain weights
 //  4. tensors smaller than minElements, and non-float weights, are left alone
@@ -24,9 +24,19 @@ const CLUSTERED_OPS = new Set(['Conv', 'ConvTranspose', 'MatMul', 'Gemm']);
 
 const options = z
   .object({
-    clusters: z.number().int().min(2).max(256).default(16),
-    storage: z.enum(['codebook', 'dense']).default('codebook'),
-    minElements: z.number().int().nonnegative().default(1024),
+    clusters: z.number().int().min(2).max(256).default(16).describe('centroids per weight tensor'),
+    storage: z
+      .enum(['codebook', 'dense'])
+      .default('codebook')
+      .describe(
+        'codebook: uint8 indices + codebook, expanded by ORT at load; dense: centroid values in place',
+      ),
+    minElements: z
+      .number()
+      .int()
+      .min(0)
+      .default(1024)
+      .describe('leave weight tensors with fewer elements alone'),
   })
   .strict();
 
@@ -44,7 +54,7 @@ function clusterable(graph: Graph, selects: (n: Node) => boolean, minElements: n
   });
 }
 
-export const weightClustering = definePass({
+export const clusterWeights = definePass({
   id: 'cluster-weights',
   summary: 'k-means weight clustering: K shared values per weight tensor, stored as codebook + indices',
   lossless: false,
