@@ -1,40 +1,34 @@
-// The core (src/index.ts and everything it imports) must run in a browser: no Node built-ins, no
-// onnxruntime-node, no sharp. Walks the import graph from the source.
-import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+// The core (src/index.ts) and the web entry (src/runtime/web.ts), with everything they import at run
+// time, must run in a browser: no Node built-ins, no onnxruntime-node, no sharp.
 import { describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers/cli.js';
+import { isNodeOnly, repoImports } from './imports.js';
 
-const FORBIDDEN = /^(node:|fs$|path$|os$|zlib$|child_process$|onnxruntime-node|sharp)/;
+const imports = repoImports();
 
-function importsOf(file: string): string[] {
-  const src = readFileSync(file, 'utf8');
-  const out: string[] = [];
-  for (const m of src.matchAll(
-    /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g,
-  )) {
-    const spec = m[1] ?? m[2]!;
-    // type-only imports vanish at run time
-    if (/^\s*(?:import|export)\s+type\s/.test(m[0].trim())) continue;
-    out.push(spec);
-  }
-  return out;
+function nodeOnlyImports(entry: string): { seen: number; bad: string[] } {
+  const seen = new Set<string>();
+  const bad: string[] = [];
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const imp of imports.get(file) ?? []) {
+      if (imp.typeOnly) continue;
+      if (imp.target) visit(imp.target);
+      else if (isNodeOnly(imp.spec)) bad.push(`${file} imports ${imp.spec}`);
+    }
+  };
+  visit(entry);
+  return { seen: seen.size, bad };
 }
 
 describe('the core is platform-neutral', () => {
   it('src/index.ts imports nothing Node-only, directly or transitively', () => {
-    const seen = new Set<string>();
-    const bad: string[] = [];
-    const visit = (file: string) => {
-      if (seen.has(file)) return;
-      seen.add(file);
-      for (const spec of importsOf(file)) {
-        if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
-        else if (FORBIDDEN.test(spec)) bad.push(`${file.slice(ROOT.length + 1)} imports ${spec}`);
-      }
-    };
-    visit(join(ROOT, 'src', 'index.ts'));
-    expect(seen.size).toBeGreaterThan(30);
+    const { seen, bad } = nodeOnlyImports('src/index.ts');
+    expect(seen).toBeGreaterThan(30);
     expect(bad).toEqual([]);
+  });
+
+  it('src/runtime/web.ts (edgefit/web) imports nothing Node-only either', () => {
+    expect(nodeOnlyImports('src/runtime/web.ts').bad).toEqual([]);
   });
 });
