@@ -40,8 +40,8 @@ export const FLOAT_COMPUTE = new Set([
 export interface KernelReport {
   /** kernel -> count, as ORT ran them */
   kernels: Record<string, number>;
-  /** nodes that ran an integer kernel */
-  int8Nodes: string[];
+  /** nodes that ran an integer kernel (int8, or int4/int8 MatMulNBits) */
+  integerNodes: string[];
   /** Conv/MatMul/Gemm-family nodes that ran in float */
   floatNodes: string[];
   /** QuantizeLinear / DequantizeLinear / DynamicQuantizeLinear kernels left after fusion */
@@ -50,7 +50,7 @@ export interface KernelReport {
 
 export async function kernelReport(
   runtime: Runtime,
-  model: Uint8Array,
+  model: Uint8Array | string,
   feeds: Record<string, HostTensor>,
   profilePrefix: string,
 ): Promise<KernelReport | undefined> {
@@ -61,12 +61,12 @@ export async function kernelReport(
     if (!events) return undefined;
     const { byNode } = parseProfile(events, 3);
     const kernels: Record<string, number> = {};
-    const int8Nodes: string[] = [];
+    const integerNodes: string[] = [];
     const floatNodes: string[] = [];
     let qdqKernels = 0;
     for (const n of byNode) {
       kernels[n.kernel] = (kernels[n.kernel] ?? 0) + 1;
-      if (INT8_KERNELS.has(n.kernel)) int8Nodes.push(n.node);
+      if (INT8_KERNELS.has(n.kernel)) integerNodes.push(n.node);
       else if (FLOAT_COMPUTE.has(n.kernel)) floatNodes.push(n.node);
       if (
         n.kernel === 'QuantizeLinear' ||
@@ -75,7 +75,7 @@ export async function kernelReport(
       )
         qdqKernels++;
     }
-    return { kernels, int8Nodes, floatNodes, qdqKernels };
+    return { kernels, integerNodes, floatNodes, qdqKernels };
   } finally {
     await session.release();
   }

@@ -6,6 +6,7 @@
 // An error inside a pass is re-thrown naming the pass and the passes that ran before it.
 
 import type { Dataset } from '../data/dataset.js';
+import { FidelityAccumulator } from '../data/metrics.js';
 import { EdgefitError, isEdgefitError } from '../errors.js';
 import { cloneModel } from '../ir/clone.js';
 import type { Model } from '../ir/graph.js';
@@ -13,28 +14,15 @@ import { encodeModel } from '../ir/serialize.js';
 import { verifyModel } from '../ir/verify.js';
 import { Rng } from '../kernels/random.js';
 import type { Logger, PassStats } from '../passes/pass.js';
+import type { Fidelity, PassRecord } from '../report/schema.js';
 import { bindCollect } from '../runtime/collect.js';
 import { OrtMatMul } from '../runtime/ort-matmul.js';
 import type { HostTensor, Runtime } from '../runtime/types.js';
 import { nodeSelector, type RecipeStep } from './recipe.js';
 
-export interface OutputDiff {
-  /** max |a - b| / max |reference| over all outputs */
-  maxRelError: number;
-  /** signal-to-quantization-noise ratio of the first float output, dB */
-  sqnr: number;
-  /** top-1 agreement of the first output's rows */
-  agreement: number;
-}
-
-export interface PassRecord {
-  name: string;
-  changed: boolean;
-  stats: PassStats;
-  ms: number;
-  rolledBack?: boolean;
-  fidelity?: OutputDiff;
-}
+export type { PassRecord };
+/** How far a result's outputs are from the reference's (a fidelity record). */
+export type OutputDiff = Fidelity;
 
 export interface RunOptions {
   runtime?: Runtime;
@@ -70,16 +58,23 @@ async function runAll(runtime: Runtime, model: Model, feeds: Record<string, Host
   }
 }
 
+const asNumbers = (d: ArrayLike<number | bigint>) =>
+  d instanceof Float32Array || d instanceof Float64Array
+    ? d
+    : Float64Array.from(d as ArrayLike<number>, Number);
+
+/**
+ * maxRelError: max |a - b| over every output relative to the largest reference magnitude (an output
+ * missing, of another size, or string outputs that differ count as infinite); SQNR and top-1
+ * agreement of the first output, from the same accumulator eval uses (data/metrics.ts).
+ */
 export function compareOutputs(ref: Outputs, cand: Outputs): OutputDiff {
   let maxAbs = 0;
   let maxRef = 0;
-  let signal = 0;
-  let noise = 0;
-  let agree = 0;
-  let rows = 0;
-  for (let s = 0; s < ref.length; s++) {
-    const names = Object.keys(ref[s]!);
-    names.forEach((name, k) => {
+  const first = new FidelityAccumulator();
+  let firstSeen = false;
+  for (let s = 0; s < ref.length; s++)
+    Object.keys(ref[s]!).forEach((name, k) => {
       const a = ref[s]![name]!;
       const b = cand[s]?.[name];
       if (!b || a.data.length !== b.data.length || Array.isArray(a.data) !== Array.isArray(b.data)) {
@@ -87,48 +82,35 @@ export function compareOutputs(ref: Outputs, cand: Outputs): OutputDiff {
         return;
       }
       if (Array.isArray(a.data)) {
-        // string outputs: equal or not
         if ((a.data as string[]).some((x, i) => x !== (b.data as string[])[i]))
           maxAbs = Number.POSITIVE_INFINITY;
         return;
       }
-      const x = a.data as ArrayLike<number | bigint>;
-      const y = b.data as ArrayLike<number | bigint>;
+      const x = asNumbers(a.data as ArrayLike<number>);
+      const y = asNumbers(b.data as ArrayLike<number>);
       for (let i = 0; i < x.length; i++) {
-        const u = Number(x[i]);
-        const v = Number(y[i]);
+        const u = x[i]!;
+        const v = y[i]!;
         if (Number.isNaN(u) || Number.isNaN(v)) {
           if (Number.isNaN(u) !== Number.isNaN(v)) maxAbs = Number.POSITIVE_INFINITY;
           continue;
         }
-        const d = u === v ? 0 : Math.abs(u - v);
-        if (d > maxAbs) maxAbs = d;
+        if (u !== v) maxAbs = Math.max(maxAbs, Math.abs(u - v));
         maxRef = Math.max(maxRef, Math.abs(u));
-        if (k === 0) {
-          signal += u * u;
-          noise += (u - v) * (u - v);
-        }
       }
-      if (k === 0 && a.dims.length >= 1) {
-        const r = a.dims[0]!;
-        const c = r ? x.length / r : 0;
-        for (let i = 0; i < r; i++) {
-          let ia = 0;
-          let ib = 0;
-          for (let j = 1; j < c; j++) {
-            if (Number(x[i * c + j]) > Number(x[i * c + ia])) ia = j;
-            if (Number(y[i * c + j]) > Number(y[i * c + ib])) ib = j;
-          }
-          if (ia === ib) agree++;
-          rows++;
+      if (k === 0 && a.dims.length >= 1 && x.length) {
+        const rows = a.dims[0]!;
+        if (rows > 0) {
+          first.add(x, y, rows, x.length / rows);
+          firstSeen = true;
         }
       }
     });
-  }
+  const f = firstSeen ? first.result() : undefined;
   return {
     maxRelError: maxAbs === 0 ? 0 : maxAbs / Math.max(maxRef, 1e-30),
-    sqnr: noise === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(signal / noise),
-    agreement: rows ? agree / rows : 1,
+    sqnr: f && f.maxAbsError > 0 ? f.sqnr : Number.POSITIVE_INFINITY,
+    agreement: f ? f.agreement : 1,
   };
 }
 

@@ -151,7 +151,8 @@ describe('bench and compare', () => {
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.ratios.bytes).toBe(1);
-    expect(j.ratios.top1Drop).toBe(0);
+    expect(j.ratios.top1DropPt).toBe(0);
+    expect(j.schemaVersion).toBe(1);
     expect(j.reference.top1).toBeCloseTo(0.932, 3);
     expect(j.candidate.agreement).toBe(1);
     expect(j.ratios.latency).toBeGreaterThan(0);

@@ -72,7 +72,7 @@ describe('edgefit prune', () => {
     );
     const r = run('--sparsity', '2');
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--sparsity must be in \[0, 0\.99\]/);
+    expect(r.stderr).toMatch(/--sparsity must be a number from 0 to 0\.99/);
   });
 });
 

@@ -1,40 +1,46 @@
-// edgefit inspect MODEL: totals and a per-layer table, heaviest first.
-import type { Command } from 'commander';
-import { assertValid } from '../../ir/verify.js';
-import { loadModel } from '../../node/model-io.js';
-import { type InspectReport, inspectWithRuntime } from '../../pipeline/inspect.js';
-import { textTable } from '../../report/text-table.js';
-import { nodeRuntime } from '../../runtime/node.js';
-import { positiveInt } from '../data-flags.js';
-import { formatBytes, formatCount, parseBudget, parseShapes, printJson, runCommand } from '../shell.js';
+// edgefit inspect MODEL: totals and a per-layer table, heaviest first; exit 3 when --budget does not fit.
+import { type InspectJson, inspect, inspectOptions, textTable } from '../../node.js';
+import { spec } from '../define.js';
+import { formatBytes, formatCount } from '../format.js';
 
 function dims(shape: (number | string | null)[] | null): string {
   return shape ? `[${shape.map((d) => d ?? '?').join(',')}]` : '?';
 }
 
-export function renderInspect(path: string, r: InspectReport, top: number): string {
+function budgetLines(r: InspectJson): string[] {
+  if (!r.budget) return [];
+  const out = [''];
+  const line = (k: 'flash' | 'ram', what: string) => {
+    const b = r.budget![k];
+    if (b)
+      out.push(
+        `budget ${k}: ${what} ${formatBytes(b.needed)} of ${formatBytes(b.limit)} -> ${b.fits ? 'fits' : 'DOES NOT FIT'}`,
+      );
+  };
+  line('flash', 'weights');
+  line('ram', 'peak activations');
+  return out;
+}
+
+export function renderInspect(r: InspectJson, top: number): string {
   const out: string[] = [];
-  out.push(
-    `${path}  (ir ${r.irVersion}, opsets ${Object.entries(r.opsets)
-      .map(([d, v]) => `${d} ${v}`)
-      .join(', ')}${r.producer ? `, ${r.producer}` : ''})`,
-  );
+  const opsets = Object.entries(r.opsets)
+    .map(([d, v]) => `${d} ${v}`)
+    .join(', ');
+  out.push(`${r.model}  (ir ${r.irVersion}, opsets ${opsets}${r.producer ? `, ${r.producer}` : ''})`);
   for (const v of r.inputs) out.push(`  input   ${v.name}: ${v.dtype} ${dims(v.shape)}`);
   for (const v of r.outputs) out.push(`  output  ${v.name}: ${v.dtype} ${dims(v.shape)}`);
-  out.push('');
+  const byDtype =
+    Object.entries(r.weightBytesByDtype)
+      .map(([d, b]) => `${d.toLowerCase()} ${formatBytes(b)}`)
+      .join(', ') || 'none';
   out.push(
+    '',
     textTable(
       ['total', 'value'],
       [
         ['params', `${formatCount(r.params)} (${r.params})`],
-        [
-          'weights',
-          `${formatBytes(r.weightBytes)} (${
-            Object.entries(r.weightBytesByDtype)
-              .map(([d, b]) => `${d.toLowerCase()} ${formatBytes(b)}`)
-              .join(', ') || 'none'
-          })`,
-        ],
+        ['weights', `${formatBytes(r.weightBytes)} (${byDtype})`],
         ['MACs', `${formatCount(r.macs)} (${r.macs})`],
         ['peak activations', `${formatBytes(r.peakActivationBytes)}${r.peakAt ? ` at ${r.peakAt}` : ''}`],
         ['nodes', String(r.nodes)],
@@ -45,19 +51,7 @@ export function renderInspect(path: string, r: InspectReport, top: number): stri
     out.push(
       `note: ${r.unknownShapes} layers have unknown shapes; their MACs/activations are not counted (try --shape)`,
     );
-  if (r.budget) {
-    const line = (k: 'flash' | 'ram', what: string) => {
-      const b = r.budget![k];
-      if (b)
-        out.push(
-          `budget ${k}: ${what} ${formatBytes(b.needed)} of ${formatBytes(b.limit)} -> ${b.fits ? 'fits' : 'DOES NOT FIT'}`,
-        );
-    };
-    out.push('');
-    line('flash', 'weights');
-    line('ram', 'peak activations');
-  }
-  out.push('');
+  out.push(...budgetLines(r), '');
   const rows = r.layers
     .slice(0, top)
     .map((l) => [
@@ -72,8 +66,8 @@ export function renderInspect(path: string, r: InspectReport, top: number): stri
   out.push(textTable(['layer', 'op', 'params', 'weights', 'MACs', 'activations', 'output'], rows));
   if (r.layers.length > top)
     out.push(`... ${r.layers.length - top} more layers (--top N, or --json for all)`);
-  out.push('');
   out.push(
+    '',
     textTable(
       ['op', 'count'],
       Object.entries(r.opTypes).sort((a, b) => b[1] - a[1]),
@@ -82,24 +76,12 @@ export function renderInspect(path: string, r: InspectReport, top: number): stri
   return `${out.join('\n')}\n`;
 }
 
-export function registerInspect(program: Command): void {
-  program
-    .command('inspect')
-    .description('what the model costs: params, weight bytes by dtype, MACs, activation memory, per layer')
-    .argument('<model>', 'ONNX model')
-    .option('--shape <name=dims...>', 'fix dynamic input dims (repeatable); other symbolic dims count as 1')
-    .option('--budget <spec>', 'device budget to check, e.g. flash=2MB,ram=512KB')
-    .option('--top <n>', 'layers shown in the table', '25')
-    .option('--json', 'print one JSON object')
-    .action((path: string, o: { shape?: string[]; budget?: string; top?: string; json?: boolean }) =>
-      runCommand(async () => {
-        const shapes = parseShapes(o.shape);
-        const budget = o.budget ? parseBudget(o.budget) : undefined;
-        const model = loadModel(path);
-        assertValid(model);
-        const report = await inspectWithRuntime(model, nodeRuntime, { shapes, budget });
-        if (o.json) printJson({ model: path, ...report });
-        else process.stdout.write(renderInspect(path, report, positiveInt(o.top, '--top') ?? 25));
-      }),
-    );
-}
+export const inspectCommand = spec(
+  'inspect',
+  'what the model costs: params, weight bytes by dtype, MACs, activation memory, per layer',
+  [['<model>', 'ONNX model']],
+  inspectOptions,
+  ([model], o, hooks) => inspect(model!, o, hooks),
+  (r: InspectJson, o) => renderInspect(r, o.top),
+  (r) => (r.fits === false ? 3 : 0),
+);

@@ -1,0 +1,154 @@
+// The options of every command, as zod objects keyed by flag name in camelCase. These are the
+// library's option types (z.input) and the CLI's flags (src/cli/flags.ts builds them from here).
+// Pass-specific options are picked from the pass schemas themselves, so a recipe and a flag share one
+// name, one default and one range.
+
+import { z } from 'zod';
+
+const DATA_FILE = 'data: .npz, .npy, IDX file or image folder';
+
+export const seedOption = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1)
+  .default(0)
+  .describe('seed for every random choice: the same input, options and seed give the same bytes');
+
+export const shapeOption = z
+  .array(z.string())
+  .default([])
+  .describe(
+    'fix dynamic input dims: NAME=D1,D2,... for an input, or SYMBOL=N for a symbolic dim by name (e.g. batch=8); repeatable',
+  );
+
+export const jsonOption = z.boolean().default(false).describe('print one JSON object');
+
+/** Preprocessing and selection flags of every command that reads data (docs/CLI.md "Data"). */
+export const dataShape = {
+  labels: z.string().optional().describe('labels for .npy or IDX data (.npy or IDX file)'),
+  scale: z
+    .number()
+    .gt(0)
+    .optional()
+    .describe('multiply pixels by this before mean/std (IDX, images; images default 1/255)'),
+  mean: z
+    .array(z.number())
+    .optional()
+    .describe('per-channel mean subtracted after scaling, e.g. 0.2860 or 0.485,0.456,0.406'),
+  std: z.array(z.number().gt(0)).optional().describe('per-channel std to divide by, e.g. 0.3530'),
+  size: z
+    .number()
+    .int()
+    .min(1)
+    .max(65536)
+    .optional()
+    .describe('image side length for image folders (default: the model input size)'),
+  layout: z.enum(['nchw', 'nhwc']).default('nchw').describe('tensor layout for images'),
+  limit: z.number().int().min(1).optional().describe('use only the first N samples'),
+};
+
+export const runtimeOption = z
+  .enum(['node', 'web'])
+  .default('node')
+  .describe('onnxruntime-node or onnxruntime-web (wasm)');
+export const threadsOption = z.number().int().min(1).max(256).default(1).describe('intra-op threads');
+
+export const inspectOptions = z.object({
+  shape: shapeOption,
+  budget: z
+    .string()
+    .optional()
+    .describe('device budget to check, e.g. flash=2MB,ram=512KB (exit 3 when it does not fit)'),
+  top: z.number().int().min(1).max(1_000_000).default(25).describe('layers shown in the table'),
+  json: jsonOption,
+});
+
+/** What eval and compare share: data, synthetic samples when there is none, runtime. */
+const measureShape = {
+  threads: threadsOption,
+  samples: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(64)
+    .describe('synthetic samples when no --data is given'),
+  seed: seedOption,
+  shape: shapeOption,
+  runtime: runtimeOption,
+  ...dataShape,
+  json: jsonOption,
+};
+
+export const evalOptions = z.object({
+  data: z.string().optional().describe(`${DATA_FILE} (default: synthetic inputs, needs --reference)`),
+  reference: z.string().optional().describe('reference model: report agreement, cosine, SQNR per output'),
+  batchSize: z.number().int().min(1).max(65536).default(64).describe('samples per run'),
+  ...measureShape,
+});
+
+export const benchOptions = z.object({
+  threads: threadsOption,
+  batch: z.number().int().min(1).max(65536).default(1).describe('batch size for the dynamic batch dim'),
+  runs: z.number().int().min(1).max(1_000_000).default(100).describe('timed runs'),
+  warmup: z.number().int().min(0).max(100_000).default(10).describe('untimed warm-up runs'),
+  profile: z
+    .boolean()
+    .default(false)
+    .describe('per-node time and the kernel ONNX Runtime really ran (from its profiler)'),
+  shape: shapeOption,
+  runtime: runtimeOption,
+  json: jsonOption,
+});
+
+export const compareOptions = z.object({
+  data: z
+    .string()
+    .optional()
+    .describe(`${DATA_FILE} for accuracy (default: synthetic inputs, fidelity only)`),
+  batch: z.number().int().min(1).max(65536).default(1).describe('batch size for latency'),
+  runs: z.number().int().min(1).max(1_000_000).default(50).describe('timed runs'),
+  ...measureShape,
+});
+
+/** What every transform command shares (slim, optimize, quantize, prune, cluster, decompose). */
+export const transformShape = {
+  output: z.string().min(1).describe('where to write the result (never the input)'),
+  force: z.boolean().default(false).describe('overwrite an existing output file'),
+  externalData: z
+    .boolean()
+    .default(false)
+    .describe('write weights to external data beside the output (PATH.data)'),
+  printRecipe: z.boolean().default(false).describe('print the recipe this command would run (YAML) and exit'),
+  guard: z
+    .boolean()
+    .default(true)
+    .describe(
+      'run the numerical guard (original and result on samples; lossless passes that change outputs are rolled back)',
+    ),
+  shape: shapeOption,
+  seed: seedOption,
+  json: jsonOption,
+};
+
+export const slimOptions = z.object({ ...transformShape });
+
+export const optimizeOptions = z.object({
+  ...transformShape,
+  recipe: z.string().min(1).describe('the recipe (JSON or YAML list of { pass, options, nodes } steps)'),
+  calib: z
+    .string()
+    .optional()
+    .describe('calibration data for data-aware passes (static int8, GPTQ, SmoothQuant)'),
+  ...dataShape,
+});
+
+export const slimFlag = z.boolean().default(true).describe('run the lossless clean-up (slim) first');
+
+export type InspectOptions = z.input<typeof inspectOptions>;
+export type EvalOptions = z.input<typeof evalOptions>;
+export type BenchOptions = z.input<typeof benchOptions>;
+export type CompareOptions = z.input<typeof compareOptions>;
+export type SlimOptions = z.input<typeof slimOptions>;
+export type OptimizeOptions = z.input<typeof optimizeOptions>;

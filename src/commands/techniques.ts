@@ -1,0 +1,117 @@
+// prune, cluster and decompose: each command's options (picked from its passes' schemas, so a flag
+// and a recipe key share one name, default and range) and the recipe it runs.
+
+import { z } from 'zod';
+import { EdgefitError } from '../errors.js';
+import { clusterWeights } from '../passes/cluster/cluster-weights.js';
+import { decomposeSvd } from '../passes/lowrank/decompose-svd.js';
+import { pruneChannels } from '../passes/prune/prune-channels.js';
+import { pruneWeights } from '../passes/prune/prune-weights.js';
+import { step } from '../pipeline/recipe.js';
+import { dataShape, slimFlag, transformShape } from './options.js';
+import type { TransformCommand } from './transform.js';
+import { type BuildContext, slimSteps, tidySteps } from './transforms.js';
+
+const P = pruneWeights.options.shape;
+const WEIGHT_PATTERNS = P.pattern.unwrap().options;
+
+export const pruneOptions = z.object({
+  ...transformShape,
+  sparsity: P.sparsity
+    .unwrap()
+    .describe(
+      'fraction of weights set to zero; with --pattern channel, the fraction of channels removed per group',
+    ),
+  pattern: z
+    .enum([...WEIGHT_PATTERNS, 'channel'])
+    .default('unstructured')
+    .describe(
+      'unstructured, N:M (2:4), or channel (removes whole channels: shapes shrink, inference gets faster)',
+    ),
+  method: z
+    .enum([...P.method.unwrap().options, 'l1'])
+    .default('magnitude')
+    .describe('weights: magnitude | wanda (needs --calib); channels: l1 (filter L1 norm)'),
+  calib: z.string().optional().describe('calibration data for --method wanda'),
+  minElements: P.minElements,
+  samples: P.samples,
+  roundTo: pruneChannels.options.shape.roundTo,
+  slim: slimFlag,
+  ...dataShape,
+});
+
+export type PruneOptions = z.input<typeof pruneOptions>;
+
+export function buildPrune(o: z.output<typeof pruneOptions>, ctx: BuildContext): TransformCommand {
+  const channel = o.pattern === 'channel';
+  if (channel && o.method === 'wanda')
+    throw new EdgefitError(
+      'BAD_ARGUMENT',
+      '--pattern channel ranks channels by l1 norm; --method wanda does not apply',
+      'use --method l1',
+    );
+  if (!channel && o.method === 'l1')
+    throw new EdgefitError('BAD_ARGUMENT', '--method l1 ranks channels', 'use it with --pattern channel');
+  if (o.method === 'wanda' && ctx.model && !ctx.calibration)
+    throw new EdgefitError('BAD_ARGUMENT', '--method wanda needs calibration data', 'pass --calib FILE');
+  const technique = channel
+    ? step('prune-channels', { sparsity: Math.min(o.sparsity, 0.95), roundTo: o.roundTo })
+    : step('prune-weights', {
+        sparsity: o.sparsity,
+        pattern: o.pattern,
+        method: o.method,
+        minElements: o.minElements,
+        samples: o.samples,
+      });
+  return {
+    command: 'prune',
+    plan: { steps: [...slimSteps(o.slim), technique, ...tidySteps()], calibration: ctx.calibration },
+  };
+}
+
+const C = clusterWeights.options.shape;
+
+export const clusterOptions = z.object({
+  ...transformShape,
+  clusters: C.clusters.unwrap().describe('centroids per weight tensor'),
+  storage: C.storage,
+  minElements: C.minElements,
+  slim: slimFlag,
+});
+
+export type ClusterOptions = z.input<typeof clusterOptions>;
+
+/** slim (unless --no-slim), one technique pass, tidy: the shape of the single-technique commands. */
+function onePass(
+  command: string,
+  slim: boolean,
+  id: string,
+  options: Record<string, unknown>,
+): TransformCommand {
+  return { command, plan: { steps: [...slimSteps(slim), step(id, options), ...tidySteps()] } };
+}
+
+export const buildCluster = (o: z.output<typeof clusterOptions>): TransformCommand =>
+  onePass('cluster', o.slim, 'cluster-weights', {
+    clusters: o.clusters,
+    storage: o.storage,
+    minElements: o.minElements,
+  });
+
+const D = decomposeSvd.options.shape;
+
+export const decomposeOptions = z.object({
+  ...transformShape,
+  rankRatio: D.rankRatio.unwrap().describe('kept rank as a fraction of min(K, N)'),
+  minElements: D.minElements,
+  slim: slimFlag,
+});
+
+export type DecomposeOptions = z.input<typeof decomposeOptions>;
+
+export const buildDecompose = (o: z.output<typeof decomposeOptions>): TransformCommand =>
+  onePass('decompose', o.slim, 'decompose-svd', {
+    rankRatio: o.rankRatio,
+    minElements: o.minElements,
+    seed: o.seed,
+  });

@@ -1,0 +1,110 @@
+// The transform engine, platform-neutral: verify → guard samples → passes (or a custom producer such
+// as the --max-drop search) → what changed and why. The shells around it (edgefit/node's file
+// functions, the core's byte functions, the CLI, the web app) only load, save and print.
+//
+// Rules:
+//  1. The input model is verified first; an invalid graph is a user error before any pass runs.
+//  2. The guard runs the original and every intermediate result on two seeded synthetic samples
+//     (shapes from --shape, symbolic dims 1) unless disabled; lossless passes that change outputs
+//     are rolled back by the pass manager.
+//  3. Every warning (from passes, the guard, the engine) is collected for the report's `warnings[]`
+//     and also handed to the host's log as it happens.
+//  4. A technique pass that changed nothing is a warning naming it, never a silent success.
+
+import type { Dataset } from '../data/dataset.js';
+import { synthesizeInputs } from '../data/synthetic.js';
+import type { Model } from '../ir/graph.js';
+import { assertValid } from '../ir/verify.js';
+import type { Logger } from '../passes/pass.js';
+import { SLIM_PASSES } from '../passes/registry.js';
+import { type PassRecord, roundFidelity } from '../report/schema.js';
+import type { Runtime } from '../runtime/types.js';
+import { runPasses, summarizeHistory } from './pass-manager.js';
+import type { RecipeStep } from './recipe.js';
+
+/** Progress of long steps; the CLI draws it on a terminal, the web app in the page. */
+export interface ProgressTask {
+  update(done: number): void;
+  done(): void;
+}
+
+export interface ProgressSink {
+  start(label: string, total: number): ProgressTask;
+}
+
+export const noProgress: ProgressSink = { start: () => ({ update() {}, done() {} }) };
+
+/** What a shell hands the core: the engine to run models on, where warnings and progress go. */
+export interface Host {
+  runtime: Runtime;
+  log?: Logger;
+  progress?: ProgressSink;
+  /** a scratch folder (ORT's profiler writes its trace there); absent where there is no file system */
+  tempDir?: () => { path: string; dispose(): void };
+}
+
+export interface TransformPlan {
+  steps: RecipeStep[];
+  /** rerun the steps until nothing changes (slim) */
+  fixedPoint?: boolean;
+  calibration?: Dataset | undefined;
+  /** make the result some other way than running `steps` (e.g. the --max-drop search) */
+  produce?: (model: Model, warn: (message: string) => void) => Promise<Model>;
+  /** skip the numerical guard */
+  guard?: boolean;
+  /** concrete shapes of the guard samples by input name */
+  shapes?: Record<string, number[]>;
+  seed?: number;
+}
+
+export interface TransformResult {
+  model: Model;
+  passes: PassRecord[];
+  warnings: string[];
+}
+
+/** Passes that only tidy up: changing nothing is not worth a warning for them. */
+const TIDY = new Set<string>([...SLIM_PASSES, 'topological-sort']);
+
+export async function transformModel(
+  model: Model,
+  plan: TransformPlan,
+  host: Host,
+): Promise<TransformResult> {
+  assertValid(model);
+  const warnings: string[] = [];
+  const warn = (m: string) => {
+    warnings.push(m);
+    host.log?.warn(m);
+  };
+  const seed = plan.seed ?? 0;
+  const shapes = plan.shapes ?? {};
+  const guardFeeds =
+    plan.guard === false
+      ? []
+      : [0, 1].map((k) => synthesizeInputs(model, { shapes, seed: seed + k, batch: 1 }));
+  const task = host.progress?.start('passes', plan.steps.length);
+  let result: Model;
+  let history: PassRecord[] = [];
+  if (plan.produce) result = await plan.produce(model, warn);
+  else {
+    const run = await runPasses(model, plan.steps, {
+      runtime: host.runtime,
+      guardFeeds,
+      seed,
+      fixedPoint: plan.fixedPoint,
+      calibration: plan.calibration,
+      log: { info: (m) => host.log?.info(m), warn },
+    });
+    result = run.model;
+    history = summarizeHistory(run.history);
+  }
+  task?.done();
+  for (const p of history) if (p.fidelity) p.fidelity = roundFidelity(p.fidelity);
+  for (const p of history)
+    if (!p.changed && !p.rolledBack && !TIDY.has(p.name))
+      warn(
+        `${p.name} changed nothing: no node it applies to was found (see edgefit passes for what it needs)`,
+      );
+  return { model: result, passes: history, warnings };
+}

@@ -1,0 +1,93 @@
+// The versioned JSON report: what every command's `--json` prints and every library function
+// resolves to. One vocabulary everywhere (docs/CLI.md): accuracies are fractions (0.932), drops in
+// percentage points end in `Pt`, latency is always `latencyMs` { median, p90, min, mean, runs },
+// sizes are `bytes` / `gzipBytes` / `brotliBytes`. Renderers (text tables, HTML) are pure functions
+// of these types. Bump SCHEMA_VERSION when a field changes meaning or disappears.
+
+export const SCHEMA_VERSION = 1;
+
+export interface Versioned {
+  schemaVersion: number;
+}
+
+export interface Latency {
+  median: number;
+  p90: number;
+  min: number;
+  mean: number;
+  runs: number;
+}
+
+/** What one side of a transform costs: on disk (file + external data) and in the graph. */
+export interface SideCounts {
+  bytes: number;
+  brotliBytes: number;
+  params: number;
+  weightBytes: number;
+  nodes: number;
+  opTypes: Record<string, number>;
+  /** batch-1 latency on one thread, where the command measured it (quantize) */
+  latencyMs?: Latency;
+}
+
+export interface Fidelity {
+  /** max |a - b| / max |reference| over all outputs */
+  maxRelError: number;
+  /** signal-to-quantization-noise ratio of the first float output, dB */
+  sqnr: number;
+  /** top-1 agreement of the first output's rows, a fraction */
+  agreement: number;
+}
+
+export interface PassRecord {
+  name: string;
+  changed: boolean;
+  stats: Record<string, number>;
+  ms: number;
+  rolledBack?: boolean;
+  fidelity?: Fidelity;
+}
+
+/** The fields every transform (slim, quantize, prune, cluster, decompose, optimize) reports. */
+export interface TransformReport extends Versioned {
+  command: string;
+  input: string;
+  output: string;
+  before: SideCounts;
+  after: SideCounts;
+  passes: PassRecord[];
+  /** a transform that changed little or nothing says why here (and on stderr in the CLI) */
+  warnings: string[];
+  [extra: string]: unknown;
+}
+
+/** `--print-recipe`: the steps a transform would run, instead of running them. */
+export interface RecipeReport extends Versioned {
+  command: string;
+  recipe: { pass: string; options?: Record<string, unknown>; nodes?: string[] }[];
+}
+
+/** Round to `digits` significant digits (JSON stays readable; no 0.30000000000000004). */
+export function roundSig(x: number, digits = 4): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  const p = 10 ** (digits - 1 - Math.floor(Math.log10(Math.abs(x))));
+  return p >= 1 ? Math.round(x * p) / p : Math.round(x * p) / p;
+}
+
+export function roundLatency(l: Latency): Latency {
+  return {
+    median: roundSig(l.median),
+    p90: roundSig(l.p90),
+    min: roundSig(l.min),
+    mean: roundSig(l.mean),
+    runs: l.runs,
+  };
+}
+
+export function roundFidelity(f: Fidelity): Fidelity {
+  return {
+    maxRelError: roundSig(f.maxRelError, 3),
+    sqnr: Number.isFinite(f.sqnr) ? Math.round(f.sqnr * 100) / 100 : f.sqnr,
+    agreement: roundSig(f.agreement, 6),
+  };
+}
