@@ -1,6 +1,6 @@
 // The matrix product that kernels use but do not implement. Big float32 products go through ONNX
 // Runtime (runtime/ort-matmul.ts): a plain TypeScript loop is about 100× slower than ORT's MatMul on
-// a CPU (DESIGN.md "Numerics"). Kernels take the product as a parameter of these types, so they stay
+// a CPU (docs/DESIGN.md "Numerics"). Kernels take the product as a parameter of these types, so they stay
 // pure functions over typed arrays.
 
 export interface GemmOptions {

@@ -1,4 +1,4 @@
-// Opening datasets from files (CLI.md "Data"): .npz, .npy, IDX (MNIST format, gzipped or not) and
+// Opening datasets from files (docs/CLI.md "Data"): .npz, .npy, IDX (MNIST format, gzipped or not) and
 // folders of images with one subfolder per class. Everything is checked against the model's inputs
 // before anything runs; a problem is one BAD_DATA line naming the input and what was expected.
 //

@@ -1,6 +1,6 @@
 // Latency measurement: one session, warm-up runs (the first run allocates arenas and memory
 // patterns), then N timed runs of the same feeds. Reports median/p90/min/mean and throughput.
-// Per-node attribution comes from ONNX Runtime's profiler trace (ORT.md §6.2): the kernel each node
+// Per-node attribution comes from ONNX Runtime's profiler trace (docs/ORT.md §6.2): the kernel each node
 // really ran (QLinearConv or Conv, MatMulNBits or MatMul) and its time per run.
 
 import type { HostTensor, Runtime } from '../runtime/types.js';

@@ -1,6 +1,6 @@
 // What ONNX Runtime really runs: load a model with profiling at optimization level 'all', run it a
 // few times, and classify each kernel (after ORT's fusions) as int8 or float compute. This is how
-// edgefit tells users whether a quantized model uses integer kernels (ORT.md §6.2, §8.8).
+// edgefit tells users whether a quantized model uses integer kernels (docs/ORT.md §6.2, §8.8).
 
 import type { HostTensor, Runtime } from '../runtime/types.js';
 import { parseProfile } from './benchmark.js';

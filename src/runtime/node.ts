@@ -2,7 +2,7 @@
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { EdgefitError } from '../errors.js';
 import { OrtRuntime } from './ort-runtime.js';
 import type { Runtime } from './types.js';
 
@@ -18,7 +18,39 @@ function readTrace(prefix: string): unknown[] | undefined {
   return JSON.parse(readFileSync(files[0]!, 'utf8')) as unknown[];
 }
 
-// ORT's own environment logger prints kernel errors that edgefit already reports as one line
-ort.env.logLevel = 'fatal';
+/**
+ * onnxruntime-node is an optional dependency (its installer fetches GPU binaries from outside the npm
+ * registry and may fail): load it on first use, so everything that needs no runtime works without it.
+ */
+async function loadOrt(): Promise<Runtime> {
+  let ort: typeof import('onnxruntime-node');
+  try {
+    ort = await import('onnxruntime-node');
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND')
+      throw new EdgefitError(
+        'UNSUPPORTED',
+        'onnxruntime-node is not installed',
+        'ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node',
+      );
+    throw new EdgefitError(
+      'UNSUPPORTED',
+      `onnxruntime-node is installed but cannot load: ${(e as Error).message.split('\n')[0]}`,
+      'reinstall it with ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node',
+    );
+  }
+  // ORT's own environment logger prints kernel errors that edgefit already reports as one line
+  ort.env.logLevel = 'fatal';
+  return new OrtRuntime('node', ort, readTrace);
+}
 
-export const nodeRuntime: Runtime = new OrtRuntime('node', ort, readTrace);
+let loaded: Promise<Runtime> | undefined;
+
+export const nodeRuntime: Runtime = {
+  name: 'node',
+  async createSession(model, options) {
+    loaded ??= loadOrt();
+    return (await loaded).createSession(model, options);
+  },
+};

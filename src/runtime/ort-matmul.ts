@@ -1,6 +1,6 @@
 // Big float32 products through ONNX Runtime (the MatMul that kernels take as a parameter,
 // kernels/matmul.ts): a plain TypeScript loop is about 100× slower than ORT's MatMul on a CPU
-// (DESIGN.md "Numerics"). One tiny Gemm model per attribute set (transA, alpha, beta, with or without
+// (docs/DESIGN.md "Numerics"). One tiny Gemm model per attribute set (transA, alpha, beta, with or without
 // C) is built with the IR builder, loaded once and cached:  Y = alpha · op(A) · B + beta · C,
 // op(A) = Aᵀ when transA, all dims symbolic, so any sizes run through the same session. Used for XᵀX
 // (GPTQ's Hessian) and GPTQ's lazy updates.
