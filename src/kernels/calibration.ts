@@ -95,7 +95,7 @@ export function chooseRange(
 }
 
 /** TensorRT-style KL threshold on an |x| histogram. */
-export function klThreshold(hist: Float64Array, absMax: number, quantBins = 128): number {
+function klThreshold(hist: Float64Array, absMax: number, quantBins = 128): number {
   const bins = hist.length;
   const width = absMax / bins;
   let best = bins;
@@ -145,12 +145,7 @@ export function klThreshold(hist: Float64Array, absMax: number, quantBins = 128)
 }
 
 /** Clipping threshold minimizing expected squared error (rounding noise inside, clipping outside). */
-export function mseThreshold(
-  hist: Float64Array,
-  absMax: number,
-  nonNegative: boolean,
-  levels: number,
-): number {
+function mseThreshold(hist: Float64Array, absMax: number, nonNegative: boolean, levels: number): number {
   const bins = hist.length;
   const width = absMax / bins;
   let best = absMax;

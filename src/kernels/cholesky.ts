@@ -23,7 +23,7 @@ function dot(a: Float64Array, i0: number, j0: number, len: number): number {
 }
 
 /** In-place lower Cholesky factor of a symmetric positive definite a; false if not positive definite. */
-export function choleskyLower(a: Float64Array, n: number): boolean {
+function choleskyLower(a: Float64Array, n: number): boolean {
   for (let i0 = 0; i0 < n; i0 += ROWS) {
     const i1 = Math.min(n, i0 + ROWS);
     // L[i][j] = (A[i][j] - L[i][:j] · L[j][:j]) / L[j][j]; row j is final once column j is done
@@ -43,7 +43,7 @@ export function choleskyLower(a: Float64Array, n: number): boolean {
 }
 
 /** Inverse of a lower triangular l (row-major n×n), lower triangular. */
-export function invertLower(l: Float64Array, n: number): Float64Array {
+function invertLower(l: Float64Array, n: number): Float64Array {
   const x = new Float64Array(n * n);
   // row i of X = (e_i - Σ_{p<i} L[i][p] · X[p]) / L[i][i], X[p] zero beyond column p
   const subtract = (i: number, p: number) => {

@@ -57,7 +57,7 @@ export function computeScaleZeroPoint(
   return { scale, zeroPoint: Math.min(range.qmax, Math.max(range.qmin, zeroPoint)) };
 }
 
-export function quantizeValue(x: number, scale: number, zeroPoint: number, range: QRange): number {
+function quantizeValue(x: number, scale: number, zeroPoint: number, range: QRange): number {
   const q = roundHalfEven(Math.fround(x / scale)) + zeroPoint;
   return q < range.qmin ? range.qmin : Math.min(q, range.qmax);
 }

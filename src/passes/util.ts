@@ -101,7 +101,7 @@ export function removeUnused(graph: Graph): { nodes: number; initializers: numbe
 }
 
 /** Ops whose execution matters even when nothing reads them (none in ai.onnx inference; custom domains are kept). */
-export function hasSideEffects(n: Node): boolean {
+function hasSideEffects(n: Node): boolean {
   return n.domain !== '' && n.domain !== 'ai.onnx' && n.domain !== 'com.microsoft';
 }
 
