@@ -14,7 +14,7 @@ import { type EvalJson, evaluateCore, type InspectJson, inspectCore } from './me
 import { evalOptions, inspectOptions, type SlimOptions, slimOptions } from './options.js';
 import { buildQuantize, type QuantizeOptions, quantizeOptions } from './quantize.js';
 import { parseOptions } from './schema.js';
-import { resolveShapes } from './shapes.js';
+import { resolveInputValues, resolveShapes } from './shapes.js';
 import {
   buildCluster,
   buildDecompose,
@@ -65,6 +65,7 @@ async function transformBytes<S extends z.ZodObject>(
     guard: boolean;
     seed: number;
     shape: string[];
+    input: string[];
   };
   if (o.printRecipe) {
     const cmd = build(o, {});
@@ -76,6 +77,7 @@ async function transformBytes<S extends z.ZodObject>(
   cmd.plan.guard = o.guard;
   cmd.plan.seed = o.seed;
   cmd.plan.shapes = resolveShapes(model, o.shape);
+  cmd.plan.inputs = resolveInputValues(model, o.input);
   const sink = bytesSink(env.name ?? 'model.onnx', model, bytes, env.sizer);
   const report = await runTransformCommand(model, cmd, sink, env);
   return { report, bytes: sink.bytes!, model: decodeModel(sink.bytes!) };

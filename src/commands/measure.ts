@@ -15,7 +15,7 @@ import { type InspectReport, inspectWithRuntime } from '../pipeline/inspect.js';
 import type { Host } from '../pipeline/transform.js';
 import { type Latency, roundLatency, roundSig, SCHEMA_VERSION, type Versioned } from '../report/schema.js';
 import type { benchOptions, compareOptions, evalOptions, inspectOptions } from './options.js';
-import { resolveShapes } from './shapes.js';
+import { resolveInputValues, resolveShapes } from './shapes.js';
 import type { ModelSource } from './transform.js';
 import { parseBudget } from './units.js';
 
@@ -144,7 +144,10 @@ export async function benchCore(
   host: Host,
   profilePrefix?: string,
 ): Promise<BenchJson> {
-  const feeds = synthesizeInputs(model, { shapes: resolveShapes(model, o.shape), batch: o.batch, seed: 0 });
+  const feeds = {
+    ...synthesizeInputs(model, { shapes: resolveShapes(model, o.shape), batch: o.batch, seed: 0 }),
+    ...resolveInputValues(model, o.input),
+  };
   const r = await benchmark(host.runtime, source, feeds, {
     threads: o.threads,
     runs: o.runs,

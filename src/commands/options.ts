@@ -22,6 +22,13 @@ export const shapeOption = z
     'fix dynamic input dims: NAME=D1,D2,... for an input, or SYMBOL=N for a symbolic dim by name (e.g. batch=8); repeatable',
   );
 
+export const inputOption = z
+  .array(z.string())
+  .default([])
+  .describe(
+    'set a scalar or constant model input: NAME=VALUE (e.g. sr=16000) for the guard and synthetic data; repeatable',
+  );
+
 export const jsonOption = z.boolean().default(false).describe('print one JSON object');
 
 /** Preprocessing and selection flags of every command that reads data (docs/CLI.md "Data"). */
@@ -76,6 +83,7 @@ const measureShape = {
     .describe('synthetic samples when no --data is given'),
   seed: seedOption,
   shape: shapeOption,
+  input: inputOption,
   runtime: runtimeOption,
   ...dataShape,
   json: jsonOption,
@@ -98,6 +106,7 @@ export const benchOptions = z.object({
     .default(false)
     .describe('per-node time and the kernel ONNX Runtime really ran (from its profiler)'),
   shape: shapeOption,
+  input: inputOption,
   runtime: runtimeOption,
   json: jsonOption,
 });
@@ -128,6 +137,7 @@ export const transformShape = {
       'run the numerical guard (original and result on samples; lossless passes that change outputs are rolled back)',
     ),
   shape: shapeOption,
+  input: inputOption,
   seed: seedOption,
   json: jsonOption,
 };

@@ -18,7 +18,8 @@ import { type RecipeStep, step } from '../pipeline/recipe.js';
 import type { Host } from '../pipeline/transform.js';
 import { roundLatency, roundSig } from '../report/schema.js';
 import { dataShape, slimFlag, transformShape } from './options.js';
-import type { ModelSource, TransformCommand } from './transform.js';
+import { resolveInputValues, resolveShapes } from './shapes.js';
+import type { TransformCommand } from './transform.js';
 import { type BuildContext, slimSteps, tidySteps } from './transforms.js';
 
 export const QUANTIZE_MODES = ['fp16', 'weight-int8', 'weight-int4', 'dynamic', 'static'] as const;
@@ -181,17 +182,14 @@ function maxDropProducer(o: Q, steps: RecipeStep[], ctx: BuildContext, host: Hos
 /** Which kernels ORT runs for the result, and batch-1 latency before and after. */
 async function speedTruth(
   o: Q,
-  io: {
-    input: ModelSource;
-    output: ModelSource;
-    original: Model;
-    before: { latencyMs?: unknown };
-    after: { latencyMs?: unknown };
-  },
+  io: Parameters<NonNullable<TransformCommand['extras']>>[0],
   host: Host,
-  warn: (m: string) => void,
 ): Promise<Record<string, unknown>> {
-  const feeds = synthesizeInputs(io.original, { batch: 1 });
+  const shapes = resolveShapes(io.original, o.shape);
+  const feeds = {
+    ...synthesizeInputs(io.original, { shapes, batch: 1 }),
+    ...resolveInputValues(io.original, o.input),
+  };
   const profile = host.tempDir?.();
   try {
     const k = profile
@@ -203,10 +201,15 @@ async function speedTruth(
     io.after.latencyMs = roundLatency(after.latencyMs);
     const speedup = roundSig(before.latencyMs.median / after.latencyMs.median);
     if (o.mode !== 'fp16' && speedup < 1.0)
-      warn(
+      io.warn(
         `the quantized model is not faster here (${after.latencyMs.median.toFixed(3)} ms vs ${before.latencyMs.median.toFixed(3)} ms, batch 1, 1 thread)${k && k.integerNodes.length === 0 ? '; ONNX Runtime runs no integer kernel for it' : ''}`,
       );
     return { ...(k ?? {}), speedup };
+  } catch (e) {
+    io.warn(
+      `speed not measured: the model does not run on synthetic inputs (${(e as Error).message.split('\n')[0]}); set inputs with --shape or --input NAME=VALUE`,
+    );
+    return {};
   } finally {
     profile?.dispose();
   }
@@ -238,7 +241,7 @@ export function buildQuantize(o: Q, ctx: BuildContext): TransformCommand {
   }
   cmd.extras = async (io) => ({
     mode: o.mode,
-    ...(await speedTruth(o, io, host, io.warn)),
+    ...(await speedTruth(o, io, host)),
     ...(mixed ? { mixedPrecision: mixed } : {}),
   });
   return cmd;

@@ -1,4 +1,5 @@
-// `--shape` specs → concrete input shapes. A spec is NAME=D1,D2,... for a graph input, or SYMBOL=N
+// `--shape` and `--input` specs → concrete input shapes and fixed input values.
+// `--shape`: A spec is NAME=D1,D2,... for a graph input, or SYMBOL=N
 // for a symbolic dimension by name (every input dim with that symbol gets N, e.g. batch=8).
 // Inputs not named keep their declared dims (symbols resolved by SYMBOL specs, else left to the
 // consumer, which counts them as 1).
@@ -6,6 +7,8 @@
 import { feedInputs } from '../data/synthetic.js';
 import { EdgefitError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
+import type { HostTensor } from '../ir/host-tensor.js';
+import { DataType } from '../onnx/dtype.js';
 
 const SPEC = /^([^=\s]+)=(\d+(?:,\d+)*)$/;
 
@@ -44,4 +47,69 @@ export function resolveShapes(model: Model, specs: readonly string[]): Record<st
       byName[v.name] = shape.map((d) => (typeof d === 'number' ? d : (symbols[d ?? ''] ?? 1)));
     }
   return byName;
+}
+
+const INPUT_SPEC = /^([^=\s]+)=(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|true|false)$/;
+
+/**
+ * `--input NAME=VALUE` specs → feeds that hold VALUE in every element of the input (its declared
+ * shape, symbolic dims 1): a scalar such as a sample rate, or a constant mask.
+ */
+export function resolveInputValues(model: Model, specs: readonly string[]): Record<string, HostTensor> {
+  const inputs = feedInputs(model);
+  const out: Record<string, HostTensor> = {};
+  for (const raw of specs) {
+    const m = INPUT_SPEC.exec(raw.trim());
+    if (!m)
+      throw new EdgefitError(
+        'BAD_ARGUMENT',
+        `--input ${JSON.stringify(raw)} is not NAME=NUMBER`,
+        'for example --input sr=16000',
+      );
+    const v = inputs.find((x) => x.name === m[1]);
+    if (!v)
+      throw new EdgefitError(
+        'BAD_ARGUMENT',
+        `--input ${raw}: the model has no input named ${m[1]}`,
+        `inputs: ${inputs.map((x) => x.name).join(', ')}`,
+      );
+    const value = m[2] === 'true' ? 1 : m[2] === 'false' ? 0 : Number(m[2]);
+    const dims = (v.type?.shape ?? []).map((d) => (typeof d === 'number' ? d : 1));
+    const n = dims.reduce((a, b) => a * b, 1);
+    const dtype = v.type?.elemType ?? DataType.FLOAT;
+    const data = typedFill(dtype, n, value, raw);
+    out[v.name] = { dtype, dims, data };
+  }
+  return out;
+}
+
+function typedFill(dtype: number, n: number, value: number, spec: string): HostTensor['data'] {
+  const integer = dtype !== DataType.FLOAT && dtype !== DataType.DOUBLE;
+  if (integer && !Number.isInteger(value))
+    throw new EdgefitError(
+      'BAD_ARGUMENT',
+      `--input ${spec}: the input is an integer tensor`,
+      'give a whole number',
+    );
+  switch (dtype) {
+    case DataType.FLOAT:
+      return new Float32Array(n).fill(value);
+    case DataType.DOUBLE:
+      return new Float64Array(n).fill(value);
+    case DataType.INT64:
+      return new BigInt64Array(n).fill(BigInt(value));
+    case DataType.INT32:
+      return new Int32Array(n).fill(value);
+    case DataType.INT8:
+      return new Int8Array(n).fill(value);
+    case DataType.UINT8:
+    case DataType.BOOL:
+      return new Uint8Array(n).fill(value);
+    default:
+      throw new EdgefitError(
+        'UNSUPPORTED',
+        `--input ${spec}: inputs of this type cannot be set from the command line`,
+        'give the data in an .npz',
+      );
+  }
 }

@@ -34,7 +34,7 @@ import {
 } from '../commands/options.js';
 import { buildQuantize, quantizeOptions } from '../commands/quantize.js';
 import { parseOptions } from '../commands/schema.js';
-import { resolveShapes } from '../commands/shapes.js';
+import { resolveInputValues, resolveShapes } from '../commands/shapes.js';
 import {
   buildCluster,
   buildDecompose,
@@ -184,6 +184,7 @@ export async function transformFile<O extends TransformFlags>(
   cmd.plan.guard = o.guard;
   cmd.plan.seed = o.seed;
   cmd.plan.shapes = resolveShapes(model, o.shape);
+  cmd.plan.inputs = resolveInputValues(model, o.input);
   return runTransformCommand(model, cmd, fileSink(input, model, o.output, o), h);
 }
 

@@ -4,21 +4,23 @@
 //
 // Rules:
 //  1. The input model is verified first; an invalid graph is a user error before any pass runs.
-//  2. The guard runs the original and every intermediate result on two seeded synthetic samples
-//     (shapes from --shape, symbolic dims 1) unless disabled; lossless passes that change outputs
-//     are rolled back by the pass manager.
+//  2. The guard runs the original and every intermediate result on samples (guard-feeds.ts: the
+//     user's data, else synthetic inputs at two or more shapes) unless disabled; lossless passes that
+//     change outputs are rolled back by the pass manager. Samples the original itself rejects are
+//     dropped; with none left the guard is off, said in one warning.
 //  3. Every warning (from passes, the guard, the engine) is collected for the report's `warnings[]`
 //     and also handed to the host's log as it happens.
 //  4. A technique pass that changed nothing is a warning naming it, never a silent success.
 
 import type { Dataset } from '../data/dataset.js';
-import { synthesizeInputs } from '../data/synthetic.js';
 import type { Model } from '../ir/graph.js';
+import type { HostTensor } from '../ir/host-tensor.js';
 import { assertValid } from '../ir/verify.js';
 import type { Logger } from '../passes/pass.js';
 import { SLIM_PASSES } from '../passes/registry.js';
 import { type PassRecord, roundFidelity } from '../report/schema.js';
 import type { Runtime } from '../runtime/types.js';
+import { type Feeds, guardCandidates, runnableFeeds } from './guard-feeds.js';
 import { runPasses, summarizeHistory } from './pass-manager.js';
 import type { RecipeStep } from './recipe.js';
 
@@ -54,6 +56,8 @@ export interface TransformPlan {
   guard?: boolean;
   /** concrete shapes of the guard samples by input name */
   shapes?: Record<string, number[]>;
+  /** inputs with fixed values in every guard sample (--input NAME=VALUE) */
+  inputs?: Record<string, HostTensor>;
   seed?: number;
 }
 
@@ -78,11 +82,21 @@ export async function transformModel(
     host.log?.warn(m);
   };
   const seed = plan.seed ?? 0;
-  const shapes = plan.shapes ?? {};
-  const guardFeeds =
-    plan.guard === false
-      ? []
-      : [0, 1].map((k) => synthesizeInputs(model, { shapes, seed: seed + k, batch: 1 }));
+  let guardFeeds: Feeds[] = [];
+  if (plan.guard !== false) {
+    const candidates = guardCandidates(model, {
+      shapes: plan.shapes ?? {},
+      seed,
+      inputs: plan.inputs ?? {},
+      calibration: plan.calibration,
+    });
+    const r = await runnableFeeds(host.runtime, model, candidates);
+    guardFeeds = r.feeds;
+    if (!guardFeeds.length)
+      warn(
+        `the numerical guard is off: the original model does not run on synthetic inputs (${r.error}); give real inputs with --calib FILE, or --shape NAME=D1,D2 / --input NAME=VALUE`,
+      );
+  }
   const task = host.progress?.start('passes', plan.steps.length);
   let result: Model;
   let history: PassRecord[] = [];
