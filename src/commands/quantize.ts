@@ -154,6 +154,7 @@ function maxDropProducer(o: Q, steps: RecipeStep[], ctx: BuildContext, host: Hos
       layers: (prepared) =>
         o.mode === 'static' ? staticTargets(prepared, quantize.options as never) : dynamicTargets(prepared),
       ...(host.log ? { log: host.log } : {}),
+      progress: host.progress,
     });
     const pt = (x: number) => roundSig(x, 4);
     const layer = (l: { name: string; op: string; drop: number; sqnr: number }) => ({

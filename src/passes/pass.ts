@@ -18,6 +18,16 @@ export interface Logger {
   warn(message: string): void;
 }
 
+/** Progress of long steps (calibration, GPTQ, searches); the CLI draws it on a terminal. */
+export interface ProgressTask {
+  update(done: number): void;
+  done(): void;
+}
+
+export interface ProgressSink {
+  start(label: string, total: number): ProgressTask;
+}
+
 export interface PassContext {
   log: Logger;
   rng: Rng;
@@ -32,6 +42,8 @@ export interface PassContext {
   collect?: Collect | undefined;
   /** A new engine for big float32 products (ONNX Runtime Gemm sessions): release() it when done. */
   matmul?: (() => MatMul) | undefined;
+  /** where long steps report progress (calibration collection reports through `collect` already) */
+  progress?: ProgressSink | undefined;
   /** whether the recipe step's node selector lets this pass touch `node` */
   selects(node: Node): boolean;
 }

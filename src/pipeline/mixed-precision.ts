@@ -12,7 +12,7 @@ import type { Dataset } from '../data/dataset.js';
 import { cloneModel } from '../ir/clone.js';
 import type { Model } from '../ir/graph.js';
 import { encodeModel } from '../ir/serialize.js';
-import type { Logger, Pass } from '../passes/pass.js';
+import type { Logger, Pass, ProgressSink } from '../passes/pass.js';
 import type { Runtime } from '../runtime/types.js';
 import { evaluate } from './evaluate.js';
 import { runPasses } from './pass-manager.js';
@@ -54,6 +54,8 @@ export interface MixedPrecisionOptions {
   /** the layers the quantization step would quantize, found on the prepared model */
   layers: (prepared: Model) => { name: string; op: string }[];
   log?: Logger;
+  /** one tick per layer measured alone, then per layer put back to float */
+  progress?: ProgressSink | undefined;
 }
 
 async function measure(bytes: Uint8Array, reference: Uint8Array, o: MixedPrecisionOptions) {
@@ -105,14 +107,17 @@ export async function mixedPrecision(input: Model, o: MixedPrecisionOptions): Pr
   // rule 2: one layer quantized at a time
   const names = layers.map((l) => l.name);
   const sensitivity: LayerCost[] = [];
+  const task = o.progress?.start('--max-drop: layer sensitivity', layers.length);
   for (const layer of layers) {
     const only = await quantizeWith(names.filter((n) => n !== layer.name));
     const m = await measure(encodeModel(only), floatBytes, o);
     sensitivity.push({ name: layer.name, op: layer.op, drop: floatMetric - metricOf(m), sqnr: m.sqnr });
+    task?.update(sensitivity.length);
     o.log?.info(
       `sensitivity ${layer.name}: ${(floatMetric - metricOf(m)).toFixed(2)} pt, ${m.sqnr.toFixed(1)} dB`,
     );
   }
+  task?.done();
   sensitivity.sort((a, b) => b.drop - a.drop || a.sqnr - b.sqnr);
 
   // rule 3: most sensitive layers back to float until the budget holds

@@ -13,9 +13,9 @@ import type { Model } from '../ir/graph.js';
 import { encodeModel } from '../ir/serialize.js';
 import { verifyModel } from '../ir/verify.js';
 import { Rng } from '../kernels/random.js';
-import type { Logger, PassStats } from '../passes/pass.js';
+import type { Logger, PassStats, ProgressSink } from '../passes/pass.js';
 import type { Fidelity, PassRecord } from '../report/schema.js';
-import { bindCollect } from '../runtime/collect.js';
+import { bindCollect, type Collect } from '../runtime/collect.js';
 import { OrtMatMul } from '../runtime/ort-matmul.js';
 import type { HostTensor, Runtime } from '../runtime/types.js';
 import { nodeSelector, type RecipeStep } from './recipe.js';
@@ -34,6 +34,8 @@ export interface RunOptions {
   /** rerun the whole sequence until no pass changes anything (rule sets) */
   fixedPoint?: boolean;
   maxIterations?: number;
+  /** where long steps report progress (each step; calibration batches) */
+  progress?: ProgressSink | undefined;
   /** relative tolerance of lossless passes */
   tolerance?: number;
 }
@@ -114,6 +116,29 @@ export function compareOutputs(ref: Outputs, cand: Outputs): OutputDiff {
   };
 }
 
+/** Calibration collection that reports its batches as progress ("quantize-static-int8: calibration 128/256"). */
+function withProgress(collect: Collect, options: RunOptions, passId: string): Collect {
+  const sink = options.progress;
+  if (!sink) return collect;
+  return async (model, names, onBatch, o) => {
+    const total = Math.min(options.calibration!.size, o?.limit ?? options.calibration!.size);
+    const task = sink.start(`${passId}: calibration`, total);
+    try {
+      return await collect(
+        model,
+        names,
+        async (values, start, end) => {
+          await onBatch(values, start, end);
+          task.update(end);
+        },
+        o,
+      );
+    } finally {
+      task.done();
+    }
+  };
+}
+
 export async function runPasses(
   input: Model,
   steps: RecipeStep[],
@@ -152,8 +177,9 @@ export async function runPasses(
           calibration: options.calibration,
           collect:
             options.runtime && options.calibration
-              ? bindCollect(options.runtime, options.calibration)
+              ? withProgress(bindCollect(options.runtime, options.calibration), options, s.pass.id)
               : undefined,
+          progress: options.progress,
           matmul: options.runtime ? () => new OrtMatMul(options.runtime!) : undefined,
           selects: nodeSelector(s.nodes),
         });

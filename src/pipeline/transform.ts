@@ -16,7 +16,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { Model } from '../ir/graph.js';
 import type { HostTensor } from '../ir/host-tensor.js';
 import { assertValid } from '../ir/verify.js';
-import type { Logger } from '../passes/pass.js';
+import type { Logger, ProgressSink, ProgressTask } from '../passes/pass.js';
 import { SLIM_PASSES } from '../passes/registry.js';
 import { type PassRecord, roundFidelity } from '../report/schema.js';
 import type { Runtime } from '../runtime/types.js';
@@ -24,15 +24,7 @@ import { type Feeds, guardCandidates, runnableFeeds } from './guard-feeds.js';
 import { runPasses, summarizeHistory } from './pass-manager.js';
 import type { RecipeStep } from './recipe.js';
 
-/** Progress of long steps; the CLI draws it on a terminal, the web app in the page. */
-export interface ProgressTask {
-  update(done: number): void;
-  done(): void;
-}
-
-export interface ProgressSink {
-  start(label: string, total: number): ProgressTask;
-}
+export type { ProgressSink, ProgressTask };
 
 export const noProgress: ProgressSink = { start: () => ({ update() {}, done() {} }) };
 
@@ -97,7 +89,6 @@ export async function transformModel(
         `the numerical guard is off: the original model does not run on synthetic inputs (${r.error}); give real inputs with --calib FILE, or --shape NAME=D1,D2 / --input NAME=VALUE`,
       );
   }
-  const task = host.progress?.start('passes', plan.steps.length);
   let result: Model;
   let history: PassRecord[] = [];
   if (plan.produce) result = await plan.produce(model, warn);
@@ -109,11 +100,11 @@ export async function transformModel(
       fixedPoint: plan.fixedPoint,
       calibration: plan.calibration,
       log: { info: (m) => host.log?.info(m), warn },
+      progress: host.progress,
     });
     result = run.model;
     history = summarizeHistory(run.history);
   }
-  task?.done();
   for (const p of history) if (p.fidelity) p.fidelity = roundFidelity(p.fidelity);
   for (const p of history)
     if (!p.changed && !p.rolledBack && !TIDY.has(p.name))
