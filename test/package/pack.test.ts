@@ -59,7 +59,7 @@ beforeAll(() => {
     join(project, 'package.json'),
     '{ "name": "user-project", "private": true, "type": "module" }\n',
   );
-  // onnxruntime-node's postinstall downloads CUDA binaries from api.nuget.org on Linux x64; make that
+  // onnxruntime-node's postinstall downloads CUDA binaries from outside the npm registry on Linux x64; make that
   // host unreachable (its downloader honours global-agent's proxy variable) as it is on machines that
   // reach only the npm registry: npm must still install edgefit
   run(
