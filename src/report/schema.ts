@@ -91,3 +91,74 @@ export function roundFidelity(f: Fidelity): Fidelity {
     agreement: roundSig(f.agreement, 6),
   };
 }
+
+// ---- search (edgefit search): every candidate measured, the Pareto front, the choice ----
+
+/** What a candidate costs and how accurate it is. Accuracy is a fraction (top-1, or agreement). */
+export interface CandidateMetrics {
+  bytes: number;
+  brotliBytes: number;
+  params: number;
+  /** multiply-accumulates per inference (batch 1) */
+  macs: number;
+  /** estimated energy per inference, microjoules (docs/ENERGY.md table) */
+  energyUj?: number;
+  latencyMs?: number;
+  accuracy: number;
+  /** baseline accuracy minus this candidate's, in percentage points */
+  dropPt: number;
+}
+
+export interface Candidate {
+  id: string;
+  /** the candidate this one was derived from (a local move), if any */
+  parent?: string;
+  /** short human label, e.g. "lowrank fc1 0.15 + int4 gptq" */
+  label: string;
+  /** the recipe that makes it from the input model (reusable with optimize --recipe) */
+  recipe: { pass: string; options?: Record<string, unknown>; nodes?: string[] }[];
+  metrics: CandidateMetrics;
+  /** within --max-drop */
+  feasible: boolean;
+  /** on the Pareto front of (objective, accuracy) */
+  pareto: boolean;
+  /** how it was proposed: sensitivity allocation, a local move, a sampled point, a baseline */
+  origin: string;
+}
+
+/** One row of the sensitivity table: one layer, one technique setting, everything else untouched. */
+export interface SensitivityRow {
+  layer: string;
+  op: string;
+  technique: string;
+  setting: string;
+  dropPt: number;
+  /** brotli bytes saved by this change alone */
+  bytesSaved: number;
+}
+
+export interface WeightHistogram {
+  layer: string;
+  /** bin edges (length bins + 1) and counts before/after, for the chosen model */
+  edges: number[];
+  before: number[];
+  after: number[];
+}
+
+export interface SearchReport extends Versioned {
+  command: 'search';
+  model: string;
+  output?: string;
+  objective: 'size' | 'latency' | 'macs' | 'energy';
+  maxDropPt: number;
+  metric: 'top1' | 'agreement';
+  baseline: CandidateMetrics;
+  /** the best feasible candidate, or the closest one when nothing met the budget */
+  chosen: Candidate & { met: boolean };
+  front: Candidate[];
+  candidates: Candidate[];
+  sensitivity: SensitivityRow[];
+  histograms: WeightHistogram[];
+  evaluations: { total: number; cached: number; seconds: number };
+  warnings: string[];
+}
