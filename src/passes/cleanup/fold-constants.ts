@@ -5,17 +5,26 @@
 //     inputs, Constant outputs, or outputs of nodes folded in this step) is evaluated, together with
 //     every other such node, by ONNX Runtime in one small model; its outputs become initializers
 //  3. never folded: random ops, nodes with subgraphs, Q/DQ (folding a DequantizeLinear would undo
-//     quantization), and results larger than max(1 MiB, 2 x the node's constant inputs) — expanding a
-//     tiny constant into a huge weight makes the file bigger
+//     quantization)
+//  4. bounded before anything runs: shape inference (with constant propagation) must give every
+//     output of a folded node a static shape, and none may exceed `maxBytes` (default 256 MiB);
+//     nodes beyond it (a ConstantOfShape/Expand/Range/Tile of 1e11 elements) are left as they are,
+//     with a warning, and never evaluated
+//  5. never larger: the results kept may not add more weight bytes than the constants they leave
+//     unused (in any graph: an outer weight read by two If branches dies only when both fold). When
+//     all results together would grow the model, the largest are dropped until it does not (Silero
+//     VAD slices one LSTM weight in both branches of an If: folding both copies the weight twice)
 // Rule 2 needs a runtime (the pass context's); without one only rule 1 applies.
 
+import { z } from 'zod';
+import { inferShapes } from '../../analysis/shape-inference.js';
 import { attrInt } from '../../ir/builder.js';
 import { type Graph, Model, Node, Value } from '../../ir/graph.js';
 import { encodeModel } from '../../ir/serialize.js';
 import { Tensor } from '../../ir/tensor.js';
-import { DataType } from '../../onnx/dtype.js';
+import { DataType, dataTypeBits } from '../../onnx/dtype.js';
 import type { HostTensor } from '../../runtime/types.js';
-import { definePass, noOptions, result } from '../pass.js';
+import { definePass, result } from '../pass.js';
 import { constantOf, isConstant, removeUnused } from '../util.js';
 
 const NEVER_FOLD = new Set([
@@ -37,7 +46,65 @@ const NEVER_FOLD = new Set([
   'Optional',
 ]);
 
-const MIN_LIMIT = 1 << 20;
+/** The default cap of one folded tensor (rule 4). */
+export const FOLD_MAX_BYTES = 256 * 2 ** 20;
+
+/** Bytes of a value from its (inferred) type; undefined when its shape is not fully static. */
+function staticBytes(v: Value): number | undefined {
+  const t = v.type;
+  if (!t?.shape?.every((d) => typeof d === 'number' && d >= 0)) return undefined;
+  const bits = dataTypeBits(t.elemType);
+  if (!bits) return undefined;
+  return Math.ceil(((t.shape as number[]).reduce((a, b) => a * b, 1) * bits) / 8);
+}
+
+const weightBytesOf = (v: Value) => {
+  const t = constantOf(v);
+  return t && !t.isString ? t.byteLength : 0;
+};
+
+/**
+ * Rule 5: which targets to keep so that the bytes they add do not exceed the bytes of the constant
+ * inputs (`leaves`) that die. A fold node stays alive while a dropped target still needs it.
+ */
+function keepWithoutGrowth(
+  nodes: Node[],
+  targets: { value: Value; tensor: Tensor }[],
+  leaves: Set<Value>,
+): { value: Value; tensor: Tensor }[] {
+  const inFold = new Set(nodes);
+  const cone = (t: Value): Set<Node> => {
+    const seen = new Set<Node>();
+    const stack = [t.producer!];
+    while (stack.length) {
+      const n = stack.pop()!;
+      if (seen.has(n)) continue;
+      seen.add(n);
+      for (const v of n.inputs) if (v?.producer && inFold.has(v.producer)) stack.push(v.producer);
+    }
+    return seen;
+  };
+  const cones = new Map(targets.map((t) => [t.value, cone(t.value)]));
+  const growth = (kept: Set<Value>): number => {
+    const alive = new Set<Node>();
+    for (const t of targets) if (!kept.has(t.value)) for (const n of cones.get(t.value)!) alive.add(n);
+    let freed = 0;
+    for (const leaf of leaves) {
+      if (leaf.isGraphOutput) continue;
+      if (leaf.uses.every((u) => inFold.has(u.node) && !alive.has(u.node))) freed += weightBytesOf(leaf);
+    }
+    let added = 0;
+    for (const t of targets) if (kept.has(t.value)) added += t.tensor.byteLength;
+    return added - freed;
+  };
+  const kept = new Set(targets.map((t) => t.value));
+  const bySize = [...targets].sort((a, b) => b.tensor.byteLength - a.tensor.byteLength);
+  for (const t of bySize) {
+    if (growth(kept) <= 0) break;
+    kept.delete(t.value);
+  }
+  return targets.filter((t) => kept.has(t.value));
+}
 
 function replaceWithInitializer(v: Value, tensor: Tensor): void {
   const graph = v.graph;
@@ -92,22 +159,48 @@ export const foldConstants = definePass({
   id: 'fold-constants',
   summary: 'evaluate subgraphs that do not depend on the inputs, including static shape chains',
   lossless: true,
-  options: noOptions,
-  async apply(model, _options, ctx) {
+  options: z
+    .object({
+      maxBytes: z
+        .number()
+        .int()
+        .min(1)
+        .default(FOLD_MAX_BYTES)
+        .describe(
+          'largest tensor constant folding may build (bytes, from shape inference before evaluating)',
+        ),
+    })
+    .strict(),
+  async apply(model, options, ctx) {
     let shapes = 0;
     let folded = 0;
-    let skippedLarge = 0;
+    let skippedGrowth = 0;
+    let skippedCap = 0;
+    if (ctx.runtime) inferShapes(model, { defaultDim: null, write: true }); // rule 4 reads the types
     for (const graph of model.graph.allGraphs()) {
       shapes += foldStaticShapes(graph, (n) => ctx.selects(n));
       if (!ctx.runtime) continue;
-      // rule 2: the maximal set of foldable nodes, in order
+      // rule 2: the maximal set of foldable nodes, in order; rule 4: each output bounded beforehand
       const constants = new Set<Value>();
       const nodes: Node[] = [];
+      const capped: string[] = [];
       for (const node of graph.nodes) {
         if (!ctx.selects(node) || !isFoldable(node, constants)) continue;
+        const sizes = node.outputs.map((o) => (o.name ? staticBytes(o) : 0));
+        if (sizes.some((b) => b === undefined || b > options.maxBytes)) {
+          if (sizes.some((b) => b !== undefined && b > options.maxBytes)) {
+            skippedCap++;
+            capped.push(`${node.opType} ${node.name || node.outputs[0]?.name}`);
+          }
+          continue;
+        }
         nodes.push(node);
         for (const o of node.outputs) constants.add(o);
       }
+      if (capped.length)
+        ctx.log.warn(
+          `fold-constants: not folding ${capped.length} node(s) whose output would exceed ${options.maxBytes} bytes (${capped.slice(0, 3).join(', ')}); raise the fold-constants maxBytes option to fold them`,
+        );
       if (nodes.length === 0) continue;
       const inFold = new Set(nodes);
       const targets = nodes
@@ -152,24 +245,29 @@ export const foldConstants = definePass({
         );
         continue;
       }
+      const computed: { value: Value; tensor: Tensor }[] = [];
       for (const t of targets) {
         const host = outputs[t.name];
         const tensor = host && hostToTensor(t.name, host);
-        if (!tensor) continue;
-        const producer = t.producer!;
-        const inputBytes = producer.inputs.reduce(
-          (s, v) => s + (v ? (constantOf(v)?.byteLength ?? 0) : 0),
-          0,
-        );
-        if (tensor.byteLength > Math.max(MIN_LIMIT, 2 * inputBytes)) {
-          skippedLarge++;
-          continue;
-        }
-        replaceWithInitializer(t, tensor);
+        if (tensor) computed.push({ value: t, tensor });
+      }
+      const leaves = new Set<Value>();
+      for (const n of nodes)
+        for (const v of n.inputs) if (v && !(v.producer && inFold.has(v.producer))) leaves.add(v);
+      const kept = keepWithoutGrowth(nodes, computed, leaves); // rule 5
+      skippedGrowth += computed.length - kept.length;
+      for (const { value, tensor } of kept) {
+        replaceWithInitializer(value, tensor);
         folded++;
       }
       removeUnused(graph);
+      // constants of enclosing graphs that only the folded nodes read
+      for (const leaf of leaves) {
+        if (leaf.uses.length > 0 || leaf.isGraphInput || leaf.isGraphOutput) continue;
+        if (leaf.initializer) leaf.graph.removeInitializer(leaf);
+        else if (leaf.producer?.opType === 'Constant') leaf.graph.removeNode(leaf.producer);
+      }
     }
-    return result({ shapes, folded, skippedLarge });
+    return result({ shapes, folded, skippedGrowth, skippedCap });
   },
 });
