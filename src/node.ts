@@ -15,7 +15,16 @@ export {
   transformFile,
 } from './node/commands.js';
 export { openDataset } from './node/data-files.js';
+export { type ReportJson, type ReportOptions, report, reportOptions, writeReportHtml } from './node/report.js';
 export { checkOutput, externalFiles, fileCounts, fileSink, fileSizes } from './node/files.js';
-export { FileExternalData, loadModel, saveModel } from './node/model-io.js';
+export {
+  FileExternalData,
+  loadModel,
+  pendingTempFiles,
+  removeStaleTemps,
+  saveModel,
+  saveModelAsync,
+} from './node/model-io.js';
 export { transportSizes } from './node/sizes.js';
 export { nodeRuntime } from './runtime/node.js';
+export { folderCache, search } from './node/search.js';

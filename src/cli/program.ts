@@ -6,6 +6,8 @@ import { compareCommand } from './commands/compare.js';
 import { evalCommand } from './commands/eval.js';
 import { inspectCommand } from './commands/inspect.js';
 import { passesCommand } from './commands/passes.js';
+import { reportCommand } from './commands/report.js';
+import { searchCommand } from './commands/search.js';
 import { TRANSFORM_COMMANDS } from './commands/transforms.js';
 import { type CommandSpec, registerCommand } from './define.js';
 
@@ -19,7 +21,9 @@ export const COMMANDS: CommandSpec<never, unknown>[] = [
   benchCommand,
   compareCommand,
   ...TRANSFORM_COMMANDS,
+  searchCommand,
   passesCommand,
+  reportCommand,
 ];
 
 export function buildProgram(): Command {

@@ -3,6 +3,7 @@
 // Each resolves to exactly the object `--json` prints.
 
 import type { z } from 'zod';
+import { energyMicrojoules } from '../analysis/energy.js';
 import type { Dataset } from '../data/dataset.js';
 import { syntheticDataset } from '../data/dataset.js';
 import { synthesizeInputs } from '../data/synthetic.js';
@@ -21,6 +22,8 @@ import { parseBudget } from './units.js';
 
 export interface InspectJson extends InspectReport, Versioned {
   model: string;
+  /** estimated energy per inference, µJ (analysis/energy.ts: 45 nm figures) */
+  energyUj: number;
   /** with --budget: whether weights fit flash and peak activations fit RAM */
   fits?: boolean;
 }
@@ -34,7 +37,12 @@ export async function inspectCore(
   const shapes = resolveShapes(model, o.shape);
   const budget = o.budget ? parseBudget(o.budget) : undefined;
   const report = await inspectWithRuntime(model, host.runtime, { shapes, ...(budget ? { budget } : {}) });
-  const out: InspectJson = { schemaVersion: SCHEMA_VERSION, model: name, ...report };
+  const out: InspectJson = {
+    schemaVersion: SCHEMA_VERSION,
+    model: name,
+    ...report,
+    energyUj: roundSig(energyMicrojoules(model, report), 4),
+  };
   if (report.budget) out.fits = (report.budget.flash?.fits ?? true) && (report.budget.ram?.fits ?? true);
   return out;
 }

@@ -101,6 +101,8 @@ export interface CandidateMetrics {
   params: number;
   /** multiply-accumulates per inference (batch 1) */
   macs: number;
+  /** peak activation memory at batch 1 (for a RAM budget) */
+  peakActivationBytes: number;
   /** estimated energy per inference, microjoules (docs/ENERGY.md table) */
   energyUj?: number;
   latencyMs?: number;
@@ -118,7 +120,7 @@ export interface Candidate {
   /** the recipe that makes it from the input model (reusable with optimize --recipe) */
   recipe: { pass: string; options?: Record<string, unknown>; nodes?: string[] }[];
   metrics: CandidateMetrics;
-  /** within --max-drop */
+  /** within --max-drop (and the device budget, when given) */
   feasible: boolean;
   /** on the Pareto front of (objective, accuracy) */
   pareto: boolean;
@@ -151,6 +153,8 @@ export interface SearchReport extends Versioned {
   output?: string;
   objective: 'size' | 'latency' | 'macs' | 'energy';
   maxDropPt: number;
+  /** device budget: file bytes must fit flash, peak activations RAM */
+  budget?: { flash?: number; ram?: number };
   metric: 'top1' | 'agreement';
   baseline: CandidateMetrics;
   /** the best feasible candidate, or the closest one when nothing met the budget */

@@ -44,6 +44,7 @@ export function renderInspect(r: InspectJson, top: number): string {
         ['MACs', `${formatCount(r.macs)} (${r.macs})`],
         ['peak activations', `${formatBytes(r.peakActivationBytes)}${r.peakAt ? ` at ${r.peakAt}` : ''}`],
         ['nodes', String(r.nodes)],
+        ['energy (est.)', `${r.energyUj} µJ per inference (45 nm table)`],
       ],
     ),
   );

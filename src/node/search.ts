@@ -1,0 +1,69 @@
+// edgefit/node's search: data from files, a folder cache of evaluations, the chosen model written
+// atomically (plus its recipe beside it, reusable with `optimize --recipe`), the report returned.
+
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { parseOptions } from '../commands/schema.js';
+import { type SearchOptions, searchCore, searchOptions } from '../commands/search.js';
+import { encodeModel } from '../ir/serialize.js';
+import { assertValid } from '../ir/verify.js';
+import type { SearchReport } from '../report/schema.js';
+import { nodeRuntime } from '../runtime/node.js';
+import type { EvalCache } from '../search/evaluator.js';
+import type { Hooks } from './commands.js';
+import { openDataset } from './data-files.js';
+import { checkOutput, fileCounts } from './files.js';
+import { loadModel, saveModel } from './model-io.js';
+import { transportSizes } from './sizes.js';
+
+/** One small JSON file per evaluation, named by its content hash. */
+export function folderCache(dir: string): EvalCache {
+  return {
+    async get(key) {
+      const f = join(dir, `${key}.json`);
+      return existsSync(f) ? readFileSync(f, 'utf8') : undefined;
+    },
+    async set(key, value) {
+      mkdirSync(dir, { recursive: true });
+      const f = join(dir, `${key}.json`);
+      writeFileSync(`${f}.tmp-${process.pid}`, value);
+      renameSync(`${f}.tmp-${process.pid}`, f);
+    },
+  };
+}
+
+export async function search(model: string, options: SearchOptions, hooks?: Hooks): Promise<SearchReport> {
+  const o = parseOptions(searchOptions, options, 'search');
+  const m = loadModel(model);
+  assertValid(m);
+  checkOutput(model, m, o.output, o);
+  const dopts = {
+    layout: o.layout,
+    ...(o.labels ? { labels: o.labels } : {}),
+    ...(o.scale !== undefined ? { scale: o.scale } : {}),
+    ...(o.mean ? { mean: o.mean } : {}),
+    ...(o.std ? { std: o.std } : {}),
+    ...(o.size ? { size: o.size } : {}),
+    ...(o.limit ? { limit: o.limit } : {}),
+  };
+  const evalData = await openDataset(m, o.data, dopts);
+  const calibration = o.calib ? await openDataset(m, o.calib, dopts) : evalData;
+  // the input as one byte string (external data inlined): the cache key and the agreement reference
+  const { report, model: chosen } = await searchCore(m, encodeModel(m), o, {
+    runtime: nodeRuntime,
+    ...hooks,
+    sizer: transportSizes,
+    cache: folderCache(o.cache),
+    evalData,
+    calibration,
+    name: model,
+  });
+  const saved = saveModel(chosen, o.output, { force: o.force });
+  const recipePath = `${o.output}.recipe.yaml`;
+  writeFileSync(recipePath, stringify(report.chosen.recipe));
+  report.output = saved.path;
+  const after = fileCounts(loadModel(saved.path), saved.path);
+  report.chosen.metrics.bytes = after.bytes;
+  return report;
+}

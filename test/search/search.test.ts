@@ -1,0 +1,84 @@
+// edgefit search on a real trained MLP: the chosen model meets the budget on the data it was
+// measured on, is much smaller, is what it claims (re-measured), a rerun comes from the cache, and an
+// impossible budget still returns the front and the closest candidate.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { evaluate, paretoFront, search } from '../../src/node.js';
+
+const MODEL = 'test/fixtures/models/mlp-gemm.onnx';
+const DATA = 'test/fixtures/models/fmnist-calib.npz';
+const dir = mkdtempSync(join(tmpdir(), 'edgefit-search-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const base = { data: DATA, limit: 256, maxDrop: 1, maxEvaluations: 30, cache: join(dir, 'cache') };
+
+describe('edgefit search (MLP, size objective)', () => {
+  it('finds a model within the budget, several times smaller, and writes it with its recipe', async () => {
+    const out = join(dir, 'chosen.onnx');
+    const r = await search(MODEL, { ...base, output: out });
+    expect(r.schemaVersion).toBe(1);
+    expect(r.chosen.met).toBe(true);
+    expect(r.chosen.metrics.dropPt).toBeLessThanOrEqual(1 + 1e-9);
+    expect(r.baseline.brotliBytes / r.chosen.metrics.brotliBytes).toBeGreaterThan(4);
+    expect(r.front.length).toBeGreaterThanOrEqual(3);
+    expect(r.front.some((c) => c.id === r.chosen.id)).toBe(true);
+    expect(r.sensitivity.length).toBeGreaterThan(5);
+    expect(existsSync(`${out}.recipe.yaml`)).toBe(true);
+    // the written model is what the search measured
+    const e = await evaluate(out, { data: DATA, limit: 256 });
+    expect(e.top1).toBeCloseTo(r.chosen.metrics.accuracy, 9);
+  });
+
+  it('a rerun takes its evaluations from the cache', async () => {
+    const r = await search(MODEL, { ...base, output: join(dir, 'again.onnx') });
+    expect(r.evaluations.cached / r.evaluations.total).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('an impossible budget still returns the front and names the closest candidate', async () => {
+    const r = await search(MODEL, {
+      ...base,
+      maxEvaluations: 15,
+      budget: 'flash=1KB',
+      output: join(dir, 'x.onnx'),
+    });
+    expect(r.chosen.met).toBe(false);
+    expect(r.warnings.join(' ')).toMatch(/no candidate met the budget.*closest/);
+    expect(r.front.length).toBeGreaterThan(0);
+  });
+
+  it('data without labels needs --metric agreement', async () => {
+    await expect(
+      search(MODEL, {
+        ...base,
+        data: 'examples/fashion-mnist-1k.npz',
+        labels: undefined,
+        output: join(dir, 'y.onnx'),
+        metric: 'top1',
+        maxEvaluations: 2,
+      }),
+    ).resolves.toBeDefined(); // this file has labels: fine
+    await expect(search(MODEL, { ...base, maxDrop: -1, output: join(dir, 'z.onnx') })).rejects.toThrow(
+      /--max-drop must be a number from 0 to 100/,
+    );
+  });
+});
+
+describe('paretoFront', () => {
+  it('keeps exactly the points no other point beats on both axes', () => {
+    const pts = [
+      { c: 1, a: 0.5 },
+      { c: 2, a: 0.7 },
+      { c: 3, a: 0.6 },
+      { c: 4, a: 0.9 },
+      { c: 4, a: 0.8 },
+    ];
+    expect(
+      paretoFront(
+        pts,
+        (p) => p.c,
+        (p) => p.a,
+      ),
+    ).toEqual([pts[0], pts[1], pts[3]]);
+  });
+});
