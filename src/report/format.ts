@@ -81,3 +81,17 @@ export function fmtRatio(before: JsonNumber, after: JsonNumber): string {
   const a = num(after);
   return b > 0 && a > 0 ? `${fmtSig(b / a, 3)}×` : '–';
 }
+
+/** The binary unit byte figures up to `max` read best in (for round axis ticks). */
+export function byteUnit(max: number): number {
+  return max >= 4 * 1024 ** 3 ? 1024 ** 3 : max >= 4 * 1024 ** 2 ? 1024 ** 2 : max >= 4 * 1024 ? 1024 : 1;
+}
+
+/** "3.2× smaller", "1.4× larger" or "unchanged" (within 0.5%). */
+export function fmtShrink(before: JsonNumber, after: JsonNumber): string {
+  const b = num(before);
+  const a = num(after);
+  if (!(b > 0 && a > 0)) return '–';
+  if (Math.abs(a / b - 1) < 0.005) return 'unchanged';
+  return a < b ? `${fmtRatio(b, a)} smaller` : `${fmtRatio(a, b)} larger`;
+}

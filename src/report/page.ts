@@ -102,11 +102,12 @@ h3{font-size:13px;margin:0 0 6px;word-break:break-all}
 .card .v{font-size:19px;font-weight:600;margin-top:2px;overflow-wrap:anywhere}
 .card .d{color:var(--muted);font-size:12px}
 .card.wide{grid-column:span 2}.card.wide .v{font-size:15px;line-height:1.35}
+@media (max-width:600px){.card.wide{grid-column:auto}}
 .badge{display:inline-block;vertical-align:middle;padding:1px 8px;border-radius:10px;font-size:11px;font-weight:600}
 .badge.ok{background:#e6f4ea;color:var(--good)}.badge.bad{background:#fdecea;color:var(--bad)}
 .warnings{background:#fff7e0;border:1px solid #f0d48a;border-radius:8px;padding:4px 16px;color:#7a4f00;margin-top:18px}
 .warnings h2{border:0;margin:6px 0 0;font-size:14px}.warnings ul{margin:6px 0 8px;padding-left:20px}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:16px}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:16px}
 .charts.small{grid-template-columns:repeat(auto-fill,minmax(340px,1fr))}
 figure{margin:0;background:var(--card);border:1px solid var(--line);border-radius:8px;padding:12px 14px;min-width:0}
 figcaption{font-size:12px;margin-top:6px}
@@ -126,7 +127,7 @@ tr.chosen td{background:#fff1e8;font-weight:600}tr.front td:first-child{box-shad
 tr.infeasible td{color:#8a93a3}
 table.heat td.c{text-align:right;font-variant-numeric:tabular-nums;min-width:62px}
 table.heat td.c small{display:block;color:#4a5261;font-size:10px}
-pre.code{background:#0f172a;color:#e2e8f0;border-radius:8px;padding:12px 14px;overflow:auto;font:12px/1.5 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;margin:0}
+pre.code{max-height:520px;background:#0f172a;color:#e2e8f0;border-radius:8px;padding:12px 14px;overflow:auto;font:12px/1.5 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;margin:0}
 .two{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px;align-items:start}
 a{color:var(--accent)}
 ul.names{columns:2;font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;margin:6px 0;padding-left:18px}

@@ -227,14 +227,17 @@ export function heatColor(dropPt: number, budgetPt: number): string {
 }
 
 const unique = <T>(xs: T[]) => [...new Set(xs)];
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-function heatTable(technique: string, rows: SensitivityRow[], budgetPt: number): string {
+/** One layer-by-setting table of drops; `what` names the thing each row changes (a layer). */
+function heatTable(heading: string, rows: SensitivityRow[], budgetPt: number, what = 'layer'): string {
   const settings = unique(rows.map((s) => s.setting));
   const layers = unique(rows.map((s) => s.layer));
+  const withOps = rows.some((s) => s.op);
   const at = new Map(rows.map((s) => [`${s.layer}\u0000${s.setting}`, s]));
   const body = layers.map((layer) => {
     const op = rows.find((s) => s.layer === layer)!.op;
-    const cells: Cell[] = [{ text: layer, cls: 'layer' }, op];
+    const cells: Cell[] = [{ text: layer, cls: 'layer' }, ...(withOps ? [op] : [])];
     for (const setting of settings) {
       const s = at.get(`${layer}\u0000${setting}`);
       if (!s) {
@@ -248,15 +251,45 @@ function heatTable(technique: string, rows: SensitivityRow[], budgetPt: number):
         html: `<span style="display:block;background:${heatColor(s.dropPt, budgetPt)};margin:-5px -9px;padding:5px 9px">${esc(fmtPt(s.dropPt))}${saved}</span>`,
         cls: 'c',
         sort: s.dropPt,
-        title: `${layer} (${op}), ${technique} ${setting} alone: drop ${fmtPt(s.dropPt)}, saves ${fmtBytes(s.bytesSaved)} brotli`,
+        title: `${layer}${op ? ` (${op})` : ''}, ${s.technique} ${setting} alone: drop ${fmtPt(s.dropPt)}, saves ${fmtBytes(s.bytesSaved)} brotli`,
       });
     }
     return { cells };
   });
+  const header = [what, ...(withOps ? ['op'] : []), ...settings];
   return figure(
-    `${technique}: ${layers.length} layers × ${settings.length} settings`,
-    table(['layer', 'op', ...settings], body, { cls: 'heat', sortable: true }),
+    `${heading}: ${plural(layers.length, what)} × ${plural(settings.length, 'setting')}`,
+    table(header, body, { cls: 'heat', sortable: true }),
   );
+}
+
+/** Whole-model changes (layer "(all)") in one table, a row each; per-layer techniques a table each. */
+function sensitivityTables(rows: SensitivityRow[], budgetPt: number): string[] {
+  const whole = rows.filter((s) => s.layer === '(all)');
+  const tables = whole.length
+    ? [
+        heatTable(
+          'whole model',
+          whole.map((s) => ({
+            ...s,
+            layer: s.setting === s.technique ? s.technique : `${s.technique} ${s.setting}`,
+            setting: 'drop',
+          })),
+          budgetPt,
+          'change',
+        ),
+      ]
+    : [];
+  const perLayer = rows.filter((s) => s.layer !== '(all)');
+  for (const t of unique(perLayer.map((s) => s.technique)))
+    tables.push(
+      heatTable(
+        t,
+        perLayer.filter((s) => s.technique === t),
+        budgetPt,
+      ),
+    );
+  return tables;
 }
 
 function sensitivitySection(r: SearchReport): string {
@@ -266,23 +299,13 @@ function sensitivitySection(r: SearchReport): string {
       'Per-layer sensitivity',
       '<p class="intro">No sensitivity was recorded.</p>',
     );
-  const techniques = unique(r.sensitivity.map((s) => s.technique));
   const swatch = (d: number, t: string) =>
     `<span style="background:${heatColor(d, r.maxDropPt)};padding:1px 6px;border-radius:3px">${esc(t)}</span>`;
   const key = `<p class="intro">Drop in ${esc(metricName(r))} when one layer alone gets the setting: ${swatch(0, '≤ 0 pt')} ${swatch(r.maxDropPt, `${fmtSig(r.maxDropPt)} pt (the budget)`)} ${swatch(4 * r.maxDropPt, `≥ ${fmtSig(4 * r.maxDropPt)} pt`)}; under each, the brotli bytes that change saves.</p>`;
   return section(
     'sensitivity',
     'Per-layer sensitivity',
-    key +
-      techniques
-        .map((t) =>
-          heatTable(
-            t,
-            r.sensitivity.filter((s) => s.technique === t),
-            r.maxDropPt,
-          ),
-        )
-        .join(''),
+    `${key}<div class="charts">${sensitivityTables(r.sensitivity, r.maxDropPt).join('')}</div>`,
   );
 }
 

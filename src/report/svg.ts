@@ -26,6 +26,11 @@ function niceStep(raw: number): number {
   return (r < 1.5 ? 1 : r < 3 ? 2 : r < 7 ? 5 : 10) * mag;
 }
 
+/** niceTicks counted in `unit`s: round KiB for bytes */
+export function unitTicks(lo: number, hi: number, count: number, unit: number): number[] {
+  return niceTicks(lo / unit, hi / unit, count).map((t) => t * unit);
+}
+
 /** Ticks on a log axis: 1-2-5 of each decade, thinned to about `count`, always at least two. */
 export function logTicks(lo: number, hi: number, count = 6): number[] {
   if (!(lo > 0) || !(hi > lo)) return lo > 0 ? [lo] : [];
@@ -68,7 +73,11 @@ export function extent(values: number[], options: { log?: boolean; pad?: number 
   }
   const span = hi - lo;
   const step = niceStep((span * (1 + 2 * pad)) / 5);
-  return [Math.floor((lo - span * pad) / step) * step, Math.ceil((hi + span * pad) / step) * step];
+  const snap = (v: number) => Number(v.toPrecision(12));
+  return [
+    snap(Math.floor((lo - span * pad) / step) * step),
+    snap(Math.ceil((hi + span * pad) / step) * step),
+  ];
 }
 
 /** value → pixel, linear or log10, for domain [d0, d1] and range [r0, r1]. */
@@ -303,6 +312,8 @@ export interface BarsSpec {
   series: string[];
   ariaLabel: string;
   format?: Fmt;
+  /** ticks fall on round multiples of this unit (1024 for bytes in KiB) */
+  tickUnit?: number;
   xLabel?: string;
   width?: number;
 }
@@ -326,7 +337,7 @@ export function bars(spec: BarsSpec): string {
   const sx = scale(lo, hi, f.x0, f.x1);
   const parts = [
     svgOpen('bars', w, h, spec.ariaLabel),
-    axis('x', { ...f, y1: f.y1 - 4 }, niceTicks(lo, hi, 4), sx, fmt, spec.xLabel ?? ''),
+    axis('x', { ...f, y1: f.y1 - 4 }, unitTicks(lo, hi, 4, spec.tickUnit ?? 1), sx, fmt, spec.xLabel ?? ''),
   ];
   const zero = r1(sx(0));
   spec.rows.forEach((row, i) => {
@@ -339,7 +350,7 @@ export function bars(spec: BarsSpec): string {
       const x = r1(Math.min(zero, sx(v)));
       const y = gy + s * (bar + 2);
       const width = Math.max(0.5, r1(Math.abs(sx(v) - zero)));
-      const tip = [`${row.label}${spec.series[s] ? ` — ${spec.series[s]}` : ''}: ${fmt(v)}`];
+      const tip = [`${row.label}${ns > 1 ? ` — ${spec.series[s]}` : ''}: ${fmt(v)}`];
       if (row.detail) tip.push(row.detail);
       parts.push(
         `<rect class="bar s${s}" x="${x}" y="${y}" width="${width}" height="${bar}">${title(tip)}</rect>`,

@@ -4,13 +4,14 @@
 // training curve — and every other extra field as JSON, so nothing in the result is hidden.
 
 import {
+  byteUnit,
   esc,
   fmtBytes,
   fmtCount,
   fmtMs,
   fmtPct,
   fmtPt,
-  fmtRatio,
+  fmtShrink,
   fmtSig,
   type JsonNumber,
 } from './format.js';
@@ -49,8 +50,11 @@ interface Mixed {
   sensitivity?: { name: string; op: string; dropPt: number; sqnr?: JsonNumber }[];
 }
 
-const change = (b: number, a: number) =>
-  b > 0 ? `${a <= b ? '−' : '+'}${Math.abs((100 * (a - b)) / b).toFixed(1)}%` : '–';
+function change(b: number, a: number): string {
+  if (!(b > 0) || !Number.isFinite(a)) return '–';
+  const pct = (100 * (a - b)) / b;
+  return Math.abs(pct) < 0.05 ? '0%' : `${a < b ? '−' : '+'}${Math.abs(pct).toFixed(1)}%`;
+}
 
 function sizesSection(r: TransformReport): string {
   const { before: b, after: a } = r;
@@ -83,6 +87,7 @@ function sizesSection(r: TransformReport): string {
     series: ['before', 'after'],
     ariaLabel: 'bytes before and after',
     format: fmtBytes,
+    tickUnit: byteUnit(Math.max(b.bytes, a.bytes)),
   });
   return section(
     'sizes',
@@ -270,12 +275,12 @@ export function transformPage(r: TransformReport): string {
   const summary: { key: string; value: string; detail?: string }[] = [
     {
       key: 'file size',
-      value: `${fmtRatio(b.bytes, a.bytes)} smaller`,
+      value: fmtShrink(b.bytes, a.bytes),
       detail: `${fmtBytes(b.bytes)} → ${fmtBytes(a.bytes)}`,
     },
     {
       key: 'brotli size',
-      value: `${fmtRatio(b.brotliBytes, a.brotliBytes)} smaller`,
+      value: fmtShrink(b.brotliBytes, a.brotliBytes),
       detail: `${fmtBytes(b.brotliBytes)} → ${fmtBytes(a.brotliBytes)}`,
     },
     { key: 'params', value: fmtCount(a.params), detail: `before ${fmtCount(b.params)}` },
