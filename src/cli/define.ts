@@ -44,6 +44,18 @@ export function spec<S extends z.ZodObject, R>(
   return s as unknown as CommandSpec<never, unknown>;
 }
 
+/** A command over one model path; its description is its option schema's (`.describe()`). */
+export function modelCommand<S extends z.ZodObject, R>(
+  name: string,
+  schema: S,
+  fn: (model: string, options: z.input<S>, hooks: Hooks) => Promise<R>,
+  render: CommandSpec<S, R>['render'],
+  exitCode?: CommandSpec<S, R>['exitCode'],
+): CommandSpec<never, unknown> {
+  const run: CommandSpec<S, R>['run'] = ([model], o, hooks) => fn(model!, o, hooks);
+  return spec(name, schema.description ?? name, [['<model>', 'ONNX model']], schema, run, render, exitCode);
+}
+
 export const stderrHooks: Hooks = {
   log: { info() {}, warn: (m) => process.stderr.write(`edgefit: warning: ${m}\n`) },
   progress: progressSink(),

@@ -69,7 +69,7 @@ export const inspectOptions = z.object({
     .describe('device budget to check, e.g. flash=2MB,ram=512KB (exit 3 when it does not fit)'),
   top: z.number().int().min(1).max(1_000_000).default(25).describe('layers shown in the table'),
   json: jsonOption,
-});
+}).describe('what the model costs: params, weight bytes by dtype, MACs, activation memory, energy, per layer');
 
 /** What eval and compare share: data, synthetic samples when there is none, runtime. */
 const measureShape = {
@@ -94,7 +94,7 @@ export const evalOptions = z.object({
   reference: z.string().optional().describe('reference model: report agreement, cosine, SQNR per output'),
   batchSize: z.number().int().min(1).max(65536).default(64).describe('samples per run'),
   ...measureShape,
-});
+}).describe('accuracy on labelled data; fidelity against a reference model');
 
 export const benchOptions = z.object({
   threads: threadsOption,
@@ -109,7 +109,7 @@ export const benchOptions = z.object({
   input: inputOption,
   runtime: runtimeOption,
   json: jsonOption,
-});
+}).describe('latency (median/p90/min), throughput and sizes (file, gzip, brotli)');
 
 export const compareOptions = z.object({
   data: z
@@ -142,7 +142,9 @@ export const transformShape = {
   json: jsonOption,
 };
 
-export const slimOptions = z.object({ ...transformShape });
+export const slimOptions = z
+  .object({ ...transformShape })
+  .describe('lossless graph clean-up: fold BatchNorm and constants, drop dead and identity nodes');
 
 export const optimizeOptions = z.object({
   ...transformShape,
@@ -152,7 +154,7 @@ export const optimizeOptions = z.object({
     .optional()
     .describe('calibration data for data-aware passes (static int8, GPTQ, SmoothQuant)'),
   ...dataShape,
-});
+}).describe('run a recipe: a JSON or YAML list of { pass, options, nodes } steps');
 
 export const slimFlag = z.boolean().default(true).describe('run the lossless clean-up (slim) first');
 

@@ -68,7 +68,7 @@ export const quantizeOptions = z.object({
     ),
   data: z.string().optional().describe('evaluation data for --max-drop (default: the --calib data)'),
   ...dataShape,
-});
+}).describe('quantize: fp16, weight-only int8/int4, dynamic or static int8 (laid out for ONNX Runtime int8 kernels)');
 
 export type QuantizeOptions = z.input<typeof quantizeOptions>;
 type Q = z.output<typeof quantizeOptions>;

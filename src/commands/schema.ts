@@ -147,7 +147,10 @@ function issueText(issue: z.core.$ZodIssue, f: FieldInfo | undefined, value: unk
 export function parseOptions<S extends z.ZodObject>(schema: S, input: unknown, command: string): z.output<S> {
   const r = schema.strict().safeParse(input ?? {});
   if (r.success) return r.data as z.output<S>;
-  const issue = r.error.issues[0]!;
+  // a bad value the user gave says more than a flag they have not given yet
+  const given = (i: z.core.$ZodIssue) =>
+    i.code === 'unrecognized_keys' || (input as Record<string, unknown> | undefined)?.[String(i.path[0])] !== undefined;
+  const issue = r.error.issues.find(given) ?? r.error.issues[0]!;
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0]!;
     throw new EdgefitError(

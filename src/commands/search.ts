@@ -63,7 +63,7 @@ export const searchOptions = z.object({
   seed: seedOption,
   ...dataShape,
   json: jsonOption,
-});
+}).describe('find the best combination of every technique within an accuracy budget; always reports the measured Pareto front');
 
 export type SearchOptions = z.input<typeof searchOptions>;
 

@@ -38,7 +38,7 @@ export const pruneOptions = z.object({
   roundTo: pruneChannels.options.shape.roundTo,
   slim: slimFlag,
   ...dataShape,
-});
+}).describe('sparsify weights (unstructured or N:M zeros, by magnitude or Wanda) or remove whole channels');
 
 export type PruneOptions = z.input<typeof pruneOptions>;
 
@@ -77,7 +77,7 @@ export const clusterOptions = z.object({
   storage: C.storage,
   minElements: C.minElements,
   slim: slimFlag,
-});
+}).describe('weight clustering: K shared values per weight tensor, stored as a codebook plus uint8 indices');
 
 export type ClusterOptions = z.input<typeof clusterOptions>;
 
@@ -105,7 +105,7 @@ export const decomposeOptions = z.object({
   rankRatio: D.rankRatio.unwrap().describe('kept rank as a fraction of min(K, N)'),
   minElements: D.minElements,
   slim: slimFlag,
-});
+}).describe('low-rank factorization: MatMul/Gemm weights W[K,N] -> U[K,r] · V[r,N] (truncated SVD)');
 
 export type DecomposeOptions = z.input<typeof decomposeOptions>;
 

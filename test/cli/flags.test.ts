@@ -26,6 +26,7 @@ const REQUIRED: Record<string, string[]> = {
   cluster: ['--clusters', '16'],
   decompose: ['--rank-ratio', '0.5'],
   optimize: ['--recipe', 'r.yaml'],
+  search: ['--data', 'd.npz', '--max-drop', '1'],
 };
 
 async function run(args: string[]): Promise<{ code: number; stderr: string }> {

@@ -1,6 +1,6 @@
 // edgefit bench MODEL [--threads 1] [--batch 1] [--runs 100] [--warmup 10] [--profile]
 import { type BenchJson, bench, benchOptions, textTable } from '../../node.js';
-import { spec } from '../define.js';
+import { modelCommand } from '../define.js';
 import { fmtMs, formatBytes } from '../format.js';
 
 function renderProfile(p: NonNullable<BenchJson['profile']>): string {
@@ -33,11 +33,4 @@ function renderBench(r: BenchJson): string {
   return `${head}${table}\n${r.profile ? renderProfile(r.profile) : ''}`;
 }
 
-export const benchCommand = spec(
-  'bench',
-  'latency (median/p90/min), throughput and sizes (file, gzip, brotli)',
-  [['<model>', 'ONNX model']],
-  benchOptions,
-  ([model], o, hooks) => bench(model!, o, hooks),
-  renderBench,
-);
+export const benchCommand = modelCommand('bench', benchOptions, bench, renderBench);

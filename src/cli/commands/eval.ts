@@ -1,6 +1,6 @@
 // edgefit eval MODEL --data D [--reference REF]
 import { type EvalJson, evalOptions, evaluate, textTable } from '../../node.js';
-import { spec } from '../define.js';
+import { modelCommand } from '../define.js';
 import { fmtDb, fmtPct } from '../format.js';
 
 function renderEval(r: EvalJson): string {
@@ -16,11 +16,4 @@ function renderEval(r: EvalJson): string {
   return `${r.model} on ${r.data}\n${textTable(['metric', 'value'], rows)}\n`;
 }
 
-export const evalCommand = spec(
-  'eval',
-  'accuracy on labelled data; fidelity against a reference model',
-  [['<model>', 'ONNX model']],
-  evalOptions,
-  ([model], o, hooks) => evaluate(model!, o, hooks),
-  renderEval,
-);
+export const evalCommand = modelCommand('eval', evalOptions, evaluate, renderEval);

@@ -1,6 +1,6 @@
 // edgefit inspect MODEL: totals and a per-layer table, heaviest first; exit 3 when --budget does not fit.
 import { type InspectJson, inspect, inspectOptions, textTable } from '../../node.js';
-import { spec } from '../define.js';
+import { modelCommand } from '../define.js';
 import { formatBytes, formatCount } from '../format.js';
 
 function dims(shape: (number | string | null)[] | null): string {
@@ -77,12 +77,10 @@ export function renderInspect(r: InspectJson, top: number): string {
   return `${out.join('\n')}\n`;
 }
 
-export const inspectCommand = spec(
+export const inspectCommand = modelCommand(
   'inspect',
-  'what the model costs: params, weight bytes by dtype, MACs, activation memory, per layer',
-  [['<model>', 'ONNX model']],
   inspectOptions,
-  ([model], o, hooks) => inspect(model!, o, hooks),
-  (r: InspectJson, o) => renderInspect(r, o.top),
+  inspect,
+  (r, o) => renderInspect(r, o.top),
   (r) => (r.fits === false ? 3 : 0),
 );

@@ -1,6 +1,6 @@
 // edgefit search MODEL --data D --max-drop P -o OUT [--objective size|latency|macs|energy]
 import { type SearchReport, search, searchOptions, textTable } from '../../node.js';
-import { spec } from '../define.js';
+import { modelCommand } from '../define.js';
 import { formatBytes } from '../format.js';
 
 function objectiveText(r: SearchReport, m: SearchReport['baseline']): string {
@@ -28,11 +28,4 @@ function renderSearch(r: SearchReport): string {
   return `${head}\n${chosen}\n${evals}\n\n${table}\n`;
 }
 
-export const searchCommand = spec(
-  'search',
-  'find the best combination of every technique within an accuracy budget; always reports the measured Pareto front',
-  [['<model>', 'ONNX model']],
-  searchOptions,
-  ([model], o, hooks) => search(model!, o, hooks),
-  renderSearch,
-);
+export const searchCommand = modelCommand('search', searchOptions, search, renderSearch);

@@ -17,11 +17,10 @@ import {
   type TransformReport,
   textTable,
 } from '../../node.js';
-import { type CommandSpec, spec } from '../define.js';
+import { type CommandSpec, modelCommand } from '../define.js';
 import { isRecipe, renderTransform } from '../render-transform.js';
 
 type Result = TransformReport | RecipeReport;
-const MODEL = ['<model>', 'ONNX model'] as const;
 
 function opTable(before: Record<string, number>, after: Record<string, number>): string {
   const ops = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort(
@@ -64,53 +63,16 @@ function mixedText(r: TransformReport): string {
 
 const plain = (r: Result) => renderTransform(r);
 
+const renderSlim = (r: Result) =>
+  renderTransform(r, isRecipe(r) ? '' : `\n${opTable(r.before.opTypes, r.after.opTypes)}\n`);
+const renderQuantize = (r: Result) =>
+  isRecipe(r) ? renderTransform(r) : renderTransform(r, speedText(r) + mixedText(r));
+
 export const TRANSFORM_COMMANDS: CommandSpec<never, unknown>[] = [
-  spec(
-    'slim',
-    'lossless graph clean-up: fold BatchNorm and constants, drop dead and identity nodes',
-    [MODEL],
-    slimOptions,
-    ([m], o, h) => slim(m!, o, h),
-    (r: Result) => renderTransform(r, isRecipe(r) ? '' : `\n${opTable(r.before.opTypes, r.after.opTypes)}\n`),
-  ),
-  spec(
-    'optimize',
-    'run a recipe: a JSON or YAML list of { pass, options, nodes } steps',
-    [MODEL],
-    optimizeOptions,
-    ([m], o, h) => optimize(m!, o, h),
-    plain,
-  ),
-  spec(
-    'quantize',
-    'quantize: fp16, weight-only int8/int4, dynamic or static int8 (laid out for ONNX Runtime int8 kernels)',
-    [MODEL],
-    quantizeOptions,
-    ([m], o, h) => quantize(m!, o, h),
-    (r: Result) => (isRecipe(r) ? renderTransform(r) : renderTransform(r, speedText(r) + mixedText(r))),
-  ),
-  spec(
-    'prune',
-    'sparsify weights (unstructured or N:M zeros, by magnitude or Wanda) or remove whole channels',
-    [MODEL],
-    pruneOptions,
-    ([m], o, h) => prune(m!, o, h),
-    plain,
-  ),
-  spec(
-    'cluster',
-    'weight clustering: K shared values per weight tensor, stored as a codebook plus uint8 indices',
-    [MODEL],
-    clusterOptions,
-    ([m], o, h) => cluster(m!, o, h),
-    plain,
-  ),
-  spec(
-    'decompose',
-    'low-rank factorization: MatMul/Gemm weights W[K,N] -> U[K,r] · V[r,N] (truncated SVD)',
-    [MODEL],
-    decomposeOptions,
-    ([m], o, h) => decompose(m!, o, h),
-    plain,
-  ),
+  modelCommand('slim', slimOptions, slim, renderSlim),
+  modelCommand('optimize', optimizeOptions, optimize, plain),
+  modelCommand('quantize', quantizeOptions, quantize, renderQuantize),
+  modelCommand('prune', pruneOptions, prune, plain),
+  modelCommand('cluster', clusterOptions, cluster, plain),
+  modelCommand('decompose', decomposeOptions, decompose, plain),
 ];

@@ -1,0 +1,166 @@
+// edgefit search on trained Fashion-MNIST fixtures (issue 12's acceptance), printed side by side with
+// a hand-written recipe of the kind that was the best found by hand:
+//   - data: the first 1,000 training images (search measures and calibrates on them)
+//   - re-measured: top-1 of the chosen model on the full 10k test set, against the fp32 model's
+//   - a rerun of the same search (cache hits), the latency objective on the CNN (ORT batch 1)
+// Run: npx tsx bench/search.ts [--quick] [--only=lenet|vgg]
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { bench, evaluate, optimize, type SearchReport, search, type TransformReport } from '../src/node.js';
+
+const FM = '/usr/share/datasets/fashion-mnist';
+const PRE = { scale: 1 / 255, mean: [0.286], std: [0.353] };
+const TRAIN = {
+  data: `${FM}/train-images-idx3-ubyte.gz`,
+  labels: `${FM}/train-labels-idx1-ubyte.gz`,
+  limit: 1000,
+  ...PRE,
+};
+const TEST = { data: `${FM}/t10k-images-idx3-ubyte.gz`, labels: `${FM}/t10k-labels-idx1-ubyte.gz`, ...PRE };
+const quick = process.argv.includes('--quick');
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
+const dir = mkdtempSync(join(tmpdir(), 'edgefit-bench-search-'));
+
+interface HandRecipe {
+  label: string;
+  steps: { pass: string; options?: Record<string, unknown>; nodes?: string[] }[];
+}
+
+const MODELS: { key: string; path: string; target: number; hand: HandRecipe }[] = [
+  {
+    key: 'lenet',
+    path: 'test/fixtures/models/lenet-300-100.onnx',
+    target: 30,
+    hand: {
+      label: 'low-rank fc1 0.15, fc2 0.3 + int4 GPTQ (the best recipe found by hand, issue 10)',
+      steps: [
+        { pass: 'decompose-svd', options: { rankRatio: 0.15, minElements: 0 }, nodes: ['/net/net.1/Gemm'] },
+        { pass: 'decompose-svd', options: { rankRatio: 0.3, minElements: 0 }, nodes: ['/net/net.3/Gemm'] },
+        { pass: 'quantize-weight-int4', options: { algorithm: 'gptq' } },
+      ],
+    },
+  },
+  {
+    key: 'vgg',
+    path: 'test/fixtures/models/vgg-cnn.onnx',
+    target: 25,
+    hand: {
+      label: 'conv codebooks K=8 + low-rank fc1 0.15 + int4 GPTQ',
+      steps: [
+        { pass: 'cluster-weights', options: { clusters: 8, minElements: 0 }, nodes: ['Conv'] },
+        {
+          pass: 'decompose-svd',
+          options: { rankRatio: 0.15, minElements: 0 },
+          nodes: ['/classifier/classifier.0/Gemm'],
+        },
+        { pass: 'quantize-weight-int4', options: { algorithm: 'gptq' } },
+      ],
+    },
+  },
+];
+
+const SLIM = [
+  'infer-shapes',
+  'lift-constants',
+  'fold-constants',
+  'remove-identity',
+  'fold-batchnorm',
+  'fuse-matmul-add',
+  'dedupe-initializers',
+  'dead-code',
+];
+
+const pct = (x: number | undefined) => `${(100 * (x ?? 0)).toFixed(2)}%`;
+
+async function top1(path: string): Promise<number> {
+  return (await evaluate(path, { ...TEST, batchSize: 256 })).top1!;
+}
+
+for (const m of MODELS) {
+  if (only && only !== m.key) continue;
+  const fp32 = await top1(m.path);
+  const cache = join(dir, `${m.key}-cache`);
+  const out = join(dir, `${m.key}-search.onnx`);
+  const t0 = performance.now();
+  const r = (await search(m.path, {
+    ...TRAIN,
+    output: out,
+    maxDrop: 1,
+    objective: 'size',
+    cache,
+    timeBudget: 15,
+    maxEvaluations: quick ? 80 : 400,
+  })) as SearchReport;
+  const seconds = (performance.now() - t0) / 1000;
+  const test = await top1(out);
+  const ratio = r.baseline.brotliBytes / r.chosen.metrics.brotliBytes;
+  console.log(`\n== ${m.key} (${m.path}): fp32 top-1 ${pct(fp32)} on the 10k test set`);
+  console.log(
+    `search: ${r.evaluations.total} candidates (${r.evaluations.cached} cached) in ${seconds.toFixed(0)} s, front ${r.front.length} points`,
+  );
+  console.log(`  chosen: ${r.chosen.label}`);
+  console.log(
+    `  brotli ${r.baseline.brotliBytes} -> ${r.chosen.metrics.brotliBytes} bytes = ${ratio.toFixed(1)}x (target >= ${m.target}x); top-1 on the 1k search data ${pct(r.chosen.metrics.accuracy)} (-${r.chosen.metrics.dropPt.toFixed(2)} pt)`,
+  );
+  console.log(
+    `  re-measured on 10k: ${pct(test)} = ${(100 * (fp32 - test)).toFixed(2)} pt below fp32 (budget 1.0)`,
+  );
+
+  // the hand recipe, applied the same way (its own slim first)
+  const recipe = join(dir, `${m.key}-hand.yaml`);
+  writeFileSync(
+    recipe,
+    stringify([
+      ...SLIM.map((pass) => ({ pass })),
+      ...m.hand.steps,
+      { pass: 'dead-code' },
+      { pass: 'topological-sort' },
+    ]),
+  );
+  const handOut = join(dir, `${m.key}-hand.onnx`);
+  const h = (await optimize(m.path, {
+    output: handOut,
+    recipe,
+    calib: TRAIN.data,
+    labels: TRAIN.labels,
+    limit: 1000,
+    ...PRE,
+  })) as TransformReport;
+  const handTest = await top1(handOut);
+  console.log(
+    `hand: ${m.hand.label}\n  brotli ${h.before.brotliBytes} -> ${h.after.brotliBytes} bytes = ${(h.before.brotliBytes / h.after.brotliBytes).toFixed(1)}x; 10k top-1 ${pct(handTest)} (${(100 * (fp32 - handTest)).toFixed(2)} pt below fp32)`,
+  );
+
+  const t1 = performance.now();
+  const again = (await search(m.path, {
+    ...TRAIN,
+    output: join(dir, `${m.key}-again.onnx`),
+    maxDrop: 1,
+    cache,
+    maxEvaluations: quick ? 80 : 400,
+  })) as SearchReport;
+  console.log(
+    `rerun: ${again.evaluations.cached} of ${again.evaluations.total} evaluations from the cache (${((100 * again.evaluations.cached) / again.evaluations.total).toFixed(0)}%), ${((performance.now() - t1) / 1000).toFixed(1)} s`,
+  );
+
+  if (m.key === 'vgg') {
+    const lat = (await search(m.path, {
+      ...TRAIN,
+      output: join(dir, 'vgg-latency.onnx'),
+      maxDrop: 1,
+      objective: 'latency',
+      cache,
+      maxEvaluations: quick ? 40 : 120,
+    })) as SearchReport;
+    const before = await bench(m.path, { runs: 300, warmup: 30 });
+    const after = await bench(join(dir, 'vgg-latency.onnx'), { runs: 300, warmup: 30 });
+    const latTest = await top1(join(dir, 'vgg-latency.onnx'));
+    console.log(
+      `latency objective: ${lat.chosen.label}; ORT batch 1: ${before.latencyMs.median} -> ${after.latencyMs.median} ms = ${(before.latencyMs.median / after.latencyMs.median).toFixed(2)}x faster (target >= 2x); 10k top-1 ${pct(latTest)} (${(100 * (fp32 - latTest)).toFixed(2)} pt below fp32)`,
+    );
+  }
+}
+rmSync(dir, { recursive: true, force: true });
