@@ -113,3 +113,35 @@ describe('list-valued flags do not swallow the model path', () => {
     expect(r.stderr).toMatch(/no input or symbolic dimension named nosuch.*input\[batch,1,28,28\]/);
   });
 });
+
+describe('edgefit passes --json', () => {
+  it('lists every pass with its options as JSON Schema (types, ranges, defaults)', async () => {
+    let text = '';
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
+      text += String(s);
+      return true;
+    });
+    await buildProgram().parseAsync(['node', 'edgefit', 'passes', '--json']);
+    out.mockRestore();
+    const j = JSON.parse(text) as {
+      schemaVersion: number;
+      passes: {
+        id: string;
+        lossless: boolean;
+        options: {
+          properties?: Record<string, { minimum?: number; maximum?: number; description?: string }>;
+        };
+      }[];
+    };
+    expect(j.schemaVersion).toBe(1);
+    expect(j.passes.length).toBeGreaterThanOrEqual(20);
+    const cluster = j.passes.find((p) => p.id === 'cluster-weights')!;
+    expect(cluster.lossless).toBe(false);
+    expect(cluster.options.properties?.clusters).toMatchObject({ minimum: 2, maximum: 256 });
+    expect(j.passes.find((p) => p.id === 'fold-batchnorm')!.lossless).toBe(true);
+    // every option of every pass says what it does
+    for (const p of j.passes)
+      for (const [k, v] of Object.entries(p.options.properties ?? {}))
+        expect(v.description, `${p.id}.${k}`).toBeTruthy();
+  });
+});
