@@ -6,11 +6,15 @@ import { countCharts, readReport, reportPage } from '../report/html.js';
 import { SCHEMA_VERSION } from '../report/schema.js';
 import { jsonOption } from './options.js';
 
-export const reportOptions = z.object({
-  output: z.string().min(1).describe('where to write the HTML page (never the input)'),
-  force: z.boolean().default(false).describe('overwrite an existing output file'),
-  json: jsonOption,
-});
+export const reportOptions = z
+  .object({
+    output: z.string().min(1).describe('where to write the HTML page (never the input)'),
+    force: z.boolean().default(false).describe('overwrite an existing output file'),
+    json: jsonOption,
+  })
+  .describe(
+    'render a search (or any transform) result JSON as a self-contained offline HTML page with charts',
+  );
 
 export type ReportOptions = z.input<typeof reportOptions>;
 

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { report } from '../../src/node.js';
+import { EdgefitError, report, writeReportHtml } from '../../src/node.js';
 import { runCli } from '../helpers/cli.js';
 
 const FIX = join(import.meta.dirname, 'fixtures');
@@ -42,6 +42,19 @@ describe('edgefit report', () => {
     const j = await report(SEARCH, { output: lib });
     expect({ ...j, output: out }).toEqual(json);
     expect(readFileSync(lib).equals(readFileSync(out))).toBe(true);
+  });
+
+  it('writeReportHtml (search --report) writes the same page from the object, with the same checks', async () => {
+    const fromFile = join(dir, 'from-file.html');
+    await report(SEARCH, { output: fromFile });
+    const out = join(dir, 'from-object.html');
+    const w = writeReportHtml(JSON.parse(readFileSync(SEARCH, 'utf8')), out);
+    expect(w).toEqual({ output: out, bytes: readFileSync(fromFile).length, charts: 5 });
+    expect(readFileSync(out).equals(readFileSync(fromFile))).toBe(true);
+    expect(() => writeReportHtml(JSON.parse(readFileSync(SEARCH, 'utf8')), out)).toThrow(/already exists/);
+    const broken = { ...JSON.parse(readFileSync(SEARCH, 'utf8')), chosen: undefined };
+    expect(() => writeReportHtml(broken, join(dir, 'never2.html'))).toThrow(EdgefitError);
+    expect(existsSync(join(dir, 'never2.html'))).toBe(false);
   });
 
   it('the readable line names the file and the charts', () => {

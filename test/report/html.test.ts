@@ -110,6 +110,24 @@ describe('search page', () => {
   });
 });
 
+describe('a measured search report (edgefit search on mlp-gemm, 256 images, 30 evaluations)', () => {
+  const measured = load<SearchReport>('search-measured.json');
+  const html = renderReport(measured);
+
+  it('renders: whole-model settings in one table, a plot point per candidate, no histograms section', () => {
+    const ids = new Set([...measured.candidates, ...measured.front, measured.chosen].map((c) => c.id));
+    const [size] = charts(html, 'scatter');
+    expect(charts(html, 'scatter')).toHaveLength(1); // no latency measured
+    expect(marks(size!, /<circle class="pt /g)).toBe(ids.size + 1);
+    const whole = measured.sensitivity.filter((s) => s.layer === '(all)').length;
+    expect(whole).toBe(3);
+    expect(html).toContain(`whole model: ${whole} changes × 1 setting</h3>`);
+    expect(html.match(/<td class="c" data-v=/g)).toHaveLength(measured.sensitivity.length);
+    expect(html).not.toContain('id="histograms"');
+    expect(html).toContain(`Chosen: ${measured.chosen.label}`);
+  });
+});
+
 describe('transform page', () => {
   const html = renderReport(quantize);
 

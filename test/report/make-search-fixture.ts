@@ -1,5 +1,7 @@
-// Writes test/report/fixtures/search.json, the SearchReport the HTML report tests render, until
-// `edgefit search` writes real ones: `npx tsx test/report/make-search-fixture.ts`.
+// Writes test/report/fixtures/search.json, the SearchReport that fills every section of the HTML
+// report (latency, energy, per-layer sensitivity, histograms, local moves, warnings):
+// `npx tsx test/report/make-search-fixture.ts`. Its sibling search-measured.json is what
+// `edgefit search` itself wrote for mlp-gemm (256 images, 30 evaluations; no latency or histograms).
 //
 // What is real and what is not: the layers, parameter counts and baseline sizes are those of
 // test/fixtures/models/mlp-gemm.onnx (784-256-128-10), and the weight histograms are of its real

@@ -10,7 +10,7 @@ function renderReportResult(r: ReportJson): string {
 
 export const reportCommand = spec(
   'report',
-  'render a search (or any transform) result JSON as a self-contained offline HTML page with charts',
+  reportOptions.description ?? 'report',
   [['<result>', 'a result JSON (edgefit search ... --json, or any transform with --json)']],
   reportOptions,
   ([result], o) => report(result!, o),
