@@ -25,3 +25,17 @@ export class EdgefitError extends Error {
 export function isEdgefitError(e: unknown): e is EdgefitError {
   return e instanceof EdgefitError;
 }
+
+/**
+ * An error's message as one line: every line joined (ORT puts the useful part, e.g. "index: 0 Got: 8
+ * Expected: 1" after "for the following indices", on the next lines) and ORT's status prefix dropped.
+ */
+export function errorLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg
+    .replace(/\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : /g, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
+}

@@ -1,10 +1,12 @@
 // Evaluation: run a model over a dataset in batches and measure task accuracy (with labels) and,
 // given a reference model, fidelity per output (top-1 agreement, cosine, SQNR, max abs error).
-// Only running sums are kept, so memory stays bounded whatever the dataset size.
+// Only running sums are kept, so memory stays bounded whatever the dataset size. A batch of several
+// samples that ORT rejects is rerun one sample at a time, and so is the rest (models whose batch dim is
+// fixed to 1, e.g. openWakeWord's heads).
 
 import type { Dataset } from '../data/dataset.js';
 import { AccuracyAccumulator, FidelityAccumulator, type FidelityResult } from '../data/metrics.js';
-import { EdgefitError } from '../errors.js';
+import { EdgefitError, errorLine } from '../errors.js';
 import type { HostTensor, Runtime, Session } from '../runtime/types.js';
 
 export interface EvalOptions {
@@ -56,7 +58,7 @@ async function runChecked(
   try {
     return await session.run(feeds);
   } catch (e) {
-    const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    const msg = errorLine(e);
     throw new EdgefitError(
       'BAD_DATA',
       `ONNX Runtime rejected the data from ${source}: ${msg}`,
@@ -80,10 +82,21 @@ export async function evaluate(
   const fidelity = new Map<string, FidelityAccumulator>();
   const scored = session.outputNames[0]!;
   try {
-    for (let start = 0; start < data.size; start += batch) {
-      const end = Math.min(data.size, start + batch);
-      const feeds = data.slice(start, end);
-      const out = await runChecked(session, feeds, data.source);
+    let step = batch;
+    for (let start = 0; start < data.size; start += step) {
+      let end = Math.min(data.size, start + step);
+      let feeds = data.slice(start, end);
+      let out: Record<string, HostTensor>;
+      try {
+        out = await runChecked(session, feeds, data.source);
+      } catch (e) {
+        // a model whose batch dim is fixed (to 1) rejects a batch of several samples: one at a time
+        if (end - start === 1) throw e;
+        step = 1;
+        end = start + 1;
+        feeds = data.slice(start, end);
+        out = await runChecked(session, feeds, data.source);
+      }
       if (accuracy && data.labels) {
         const logits = out[scored]!;
         const [rows, cols] = rowsCols(logits);

@@ -14,6 +14,7 @@
 
 import type { Dataset } from '../data/dataset.js';
 import { feedInputs, synthesizeInputs } from '../data/synthetic.js';
+import { errorLine } from '../errors.js';
 import type { Model } from '../ir/graph.js';
 import type { HostTensor } from '../ir/host-tensor.js';
 import { encodeModel } from '../ir/serialize.js';
@@ -85,7 +86,7 @@ export async function runnableFeeds(
   try {
     session = await runtime.createSession(encodeModel(model), { threads: 1 });
   } catch (e) {
-    return { feeds: [], error: (e as Error).message.split('\n')[0] };
+    return { feeds: [], error: errorLine(e) };
   }
   const feeds: Feeds[] = [];
   let error: string | undefined;
@@ -95,7 +96,7 @@ export async function runnableFeeds(
         await session.run(f);
         feeds.push(f);
       } catch (e) {
-        error ??= (e as Error).message.split('\n')[0];
+        error ??= errorLine(e);
       }
   } finally {
     await session.release();

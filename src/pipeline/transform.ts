@@ -10,7 +10,9 @@
 //     dropped; with none left the guard is off, said in one warning.
 //  3. Every warning (from passes, the guard, the engine) is collected for the report's `warnings[]`
 //     and also handed to the host's log as it happens.
-//  4. A technique pass that changed nothing is a warning naming it, never a silent success.
+//  4. A technique pass that changed nothing is a warning naming it, never a silent success: its own
+//     (the reason and the fix, passes/reasons.ts), else the engine's generic one. The same warning
+//     twice (a fixed-point rerun) is kept once.
 
 import type { Dataset } from '../data/dataset.js';
 import type { Model } from '../ir/graph.js';
@@ -70,6 +72,7 @@ export async function transformModel(
   assertValid(model);
   const warnings: string[] = [];
   const warn = (m: string) => {
+    if (warnings.includes(m)) return;
     warnings.push(m);
     host.log?.warn(m);
   };
@@ -107,7 +110,7 @@ export async function transformModel(
   }
   for (const p of history) if (p.fidelity) p.fidelity = roundFidelity(p.fidelity);
   for (const p of history)
-    if (!p.changed && !p.rolledBack && !TIDY.has(p.name))
+    if (!p.changed && !p.rolledBack && !TIDY.has(p.name) && !warnings.some((w) => w.startsWith(p.name)))
       warn(
         `${p.name} changed nothing: no node it applies to was found (see edgefit passes for what it needs)`,
       );

@@ -1,9 +1,10 @@
 // Calibration: run a model over data with chosen intermediate values exposed, and hand each batch of
 // those values to a callback. Nothing is kept between batches, so memory stays bounded however much
-// data there is (ORT's Python calibrator kept every activation: ORT #10503 needed > 256 GB).
+// data there is (ORT's Python calibrator kept every activation: ORT #10503 needed > 256 GB). A model
+// with a fixed batch dim gets exactly that many samples per run (fixedBatch).
 
 import type { Dataset } from '../data/dataset.js';
-import { EdgefitError } from '../errors.js';
+import { EdgefitError, errorLine } from '../errors.js';
 import type { Model } from '../ir/graph.js';
 import { encodeModel } from '../ir/serialize.js';
 import { exposeValues } from './expose.js';
@@ -37,8 +38,9 @@ export async function collectActivations(
   const exposed = exposeValues(model, names);
   const inputNames = new Set(model.graph.inputs.map((v) => v.name));
   const session = await runtime.createSession(encodeModel(exposed), { optimization: 'basic' });
-  const batch = Math.max(1, options.batchSize ?? 32);
-  const total = Math.min(data.size, options.limit ?? data.size);
+  const batch = fixedBatch(model) ?? Math.max(1, options.batchSize ?? 32);
+  let total = Math.min(data.size, options.limit ?? data.size);
+  if (fixedBatch(model) !== undefined) total -= total % batch; // only whole batches fit
   try {
     for (let start = 0; start < total; start += batch) {
       const end = Math.min(total, start + batch);
@@ -51,7 +53,7 @@ export async function collectActivations(
       } catch (e) {
         throw new EdgefitError(
           'BAD_DATA',
-          `calibration data from ${data.source} does not fit the model: ${(e as Error).message.split('\n')[0]}`,
+          `calibration data from ${data.source} does not fit the model: ${errorLine(e)}`,
           'give data shaped like the model inputs',
         );
       }
@@ -62,6 +64,19 @@ export async function collectActivations(
     await session.release();
   }
   return total;
+}
+
+/**
+ * The batch a model takes when every fed input has the same fixed leading dim (openWakeWord's
+ * [1, 16, 96]: calibration then feeds one sample per run); undefined when any is symbolic (a dynamic
+ * batch; Silero's state [2, batch, 128] leads with its layer count, its audio input with the batch).
+ */
+export function fixedBatch(model: Model): number | undefined {
+  const inputs = model.graph.inputs.filter((v) => !v.initializer);
+  const lead = new Set(inputs.map((v) => v.type?.shape?.[0]));
+  if (lead.size !== 1) return undefined;
+  const d = [...lead][0];
+  return typeof d === 'number' && d > 0 ? d : undefined;
 }
 
 /** collectActivations over one runtime and dataset, as data-aware passes get it (PassContext.collect). */

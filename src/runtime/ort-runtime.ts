@@ -2,7 +2,7 @@
 // expose the same InferenceSession and Tensor API, so only the module differs.
 
 import type * as ortCommon from 'onnxruntime-common';
-import { EdgefitError } from '../errors.js';
+import { EdgefitError, errorLine } from '../errors.js';
 import { DataType } from '../onnx/dtype.js';
 import type { HostTensor, Runtime, Session, SessionOptions } from './types.js';
 
@@ -62,8 +62,7 @@ export function fromOrtTensor(t: ortCommon.Tensor): HostTensor {
 
 /** ORT's load errors as one user-facing line. */
 export function describeOrtError(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n')[0]!.replace(/^\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : /, '');
+  return errorLine(e);
 }
 
 export class OrtRuntime implements Runtime {

@@ -36,6 +36,7 @@ export type DataRecipe =
   | { kind: 'normal'; scale?: number }
   | { kind: 'uniform'; low: number; high: number }
   | { kind: 'sine'; amplitude: number }
+  | { kind: 'text'; paper: number; ink: number }
   | { kind: 'zeros' };
 
 export interface RealModel {
@@ -170,6 +171,21 @@ function draw(recipe: DataRecipe | undefined, n: number, rng: Rng, dims: number[
         for (let i = 0; i < row; i++)
           out[s * row + i] = r.amplitude * Math.sin(p + (2 * Math.PI * f * i) / 16000) + 0.01 * rng.normal();
       }
+      return out;
+    }
+    case 'text': {
+      // an NCHW page: `paper` everywhere, rows of `ink` glyph boxes (a detector then sees text, and
+      // its outputs span 0..1 instead of all being ~1e-5 as on noise)
+      const [n = 1, c = 1, h = 1, w = 1] = dims;
+      const out = new Float32Array(n * c * h * w).fill(r.paper);
+      for (let s = 0; s < n; s++)
+        for (let y0 = 2 + (s % 3); y0 + 6 <= h; y0 += 12)
+          for (let x = 2; x + 4 <= w; x += 6) {
+            if (rng.next() < 0.3) continue;
+            for (let y = y0; y < y0 + 6; y++)
+              for (let k = 0; k < c; k++)
+                out.fill(r.ink, ((s * c + k) * h + y) * w + x, ((s * c + k) * h + y) * w + x + 4);
+          }
       return out;
     }
     case 'normal':

@@ -18,13 +18,14 @@
 
 import { z } from 'zod';
 import { inferShapes } from '../../analysis/shape-inference.js';
+import { errorLine } from '../../errors.js';
 import { attrInt } from '../../ir/builder.js';
 import { type Graph, Model, Node, Value } from '../../ir/graph.js';
 import { encodeModel } from '../../ir/serialize.js';
 import { Tensor } from '../../ir/tensor.js';
 import { DataType, dataTypeBits } from '../../onnx/dtype.js';
 import type { HostTensor } from '../../runtime/types.js';
-import { definePass, result } from '../pass.js';
+import { definePass } from '../pass.js';
 import { constantOf, isConstant, removeUnused } from '../util.js';
 
 const NEVER_FOLD = new Set([
@@ -241,7 +242,7 @@ export const foldConstants = definePass({
         }
       } catch (e) {
         ctx.log.warn(
-          `fold-constants: ONNX Runtime could not evaluate ${nodes.length} constant nodes (${(e as Error).message.split('\n')[0]}); left as they are`,
+          `fold-constants: ONNX Runtime could not evaluate ${nodes.length} constant nodes (${errorLine(e)}); left as they are`,
         );
         continue;
       }
@@ -268,6 +269,6 @@ export const foldConstants = definePass({
         else if (leaf.producer?.opType === 'Constant') leaf.graph.removeNode(leaf.producer);
       }
     }
-    return result({ shapes, folded, skippedGrowth, skippedCap });
+    return { changed: shapes + folded > 0, stats: { shapes, folded, skippedGrowth, skippedCap } };
   },
 });

@@ -18,6 +18,7 @@ import { Tensor, viewBytes } from '../../ir/tensor.js';
 import { kmeans1d } from '../../kernels/kmeans1d.js';
 import { DataType } from '../../onnx/dtype.js';
 import { definePass } from '../pass.js';
+import { nothingReason, weightCensus } from '../reasons.js';
 import { newFloatWeight } from '../util.js';
 
 const CLUSTERED_OPS = new Set(['Conv', 'ConvTranspose', 'MatMul', 'Gemm']);
@@ -116,6 +117,12 @@ export const clusterWeights = definePass({
         for (const u of [...v.uses]) u.node.setInput(u.index, expanded);
       }
     }
+    if (!tensors)
+      ctx.log.warn(
+        nothingReason('cluster-weights', weightCensus(model, o.minElements, ctx.selects), o.minElements, {
+          recurrent: 'LSTM/GRU weights are not clustered',
+        }),
+      );
     return {
       changed: tensors > 0,
       stats: {

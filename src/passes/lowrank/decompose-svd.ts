@@ -12,6 +12,7 @@ import type { Node } from '../../ir/graph.js';
 import { truncatedSvd } from '../../kernels/svd.js';
 import { DataType } from '../../onnx/dtype.js';
 import { definePass } from '../pass.js';
+import { nothingReason, weightCensus } from '../reasons.js';
 import { constantOf, newFloatWeight } from '../util.js';
 
 const options = z
@@ -102,6 +103,14 @@ export const decomposeSvd = definePass({
         paramsAfter += rank * (k + n);
       }
     }
+    if (!layers)
+      ctx.log.warn(
+        nothingReason('decompose-svd', weightCensus(model, o.minElements, ctx.selects), o.minElements, {
+          linear: `rank ratio ${o.rankRatio} would not save parameters (r·(K+N) >= K·N): lower --rank-ratio`,
+          conv: 'Conv low-rank factorization is not available yet (use prune --pattern channel)',
+          recurrent: 'not factorized',
+        }),
+      );
     return {
       changed: layers > 0,
       stats: {

@@ -20,6 +20,7 @@ import { attrInt, setAttr } from '../../ir/builder.js';
 import type { Graph, Node, Value } from '../../ir/graph.js';
 import { DataType } from '../../onnx/dtype.js';
 import { definePass } from '../pass.js';
+import { weightCensus } from '../reasons.js';
 import { constantOf, replaceInputWeight } from '../util.js';
 
 const options = z
@@ -307,13 +308,21 @@ export const pruneChannels = definePass({
       groups.set(r, [...(groups.get(r) ?? []), ...list]);
     }
     const frozen = new Set([...sp.frozen].map((s) => sp.find(s)));
+    const why = { frozen: 0, few: 0, spaces: 0 };
     for (const [root, entries] of groups) {
-      if (frozen.has(root)) continue;
       const producers = entries.filter((e) => e.role === 'conv-out' || e.role === 'fc-out');
+      if (producers.length) why.spaces++;
+      if (frozen.has(root)) {
+        if (producers.length) why.frozen++;
+        continue;
+      }
       if (producers.length === 0 || !entries.every((e) => ctx.selects(e.node))) continue;
       // every value of the space must be produced by a producer or flow from one (no graph input)
       const channels = channelCount(entries);
-      if (!channels || channels < o.minChannels) continue;
+      if (!channels || channels < o.minChannels) {
+        why.few++;
+        continue;
+      }
       const wanted = Math.max(1, channels - Math.floor(o.sparsity * channels));
       const kept =
         channels >= o.roundTo ? Math.min(channels, Math.ceil(wanted / o.roundTo) * o.roundTo) : wanted;
@@ -364,6 +373,22 @@ export const pruneChannels = definePass({
           v.setType(v.type ? { elemType: v.type.elemType, shape: undefined } : undefined);
       spacesPruned++;
       removed += drop;
+    }
+    if (!spacesPruned) {
+      const census = weightCensus(model, 0, ctx.selects);
+      const reasons = [
+        census.quantizedOp &&
+          `the model is already quantized (it has ${census.quantizedOp}); prune the float model`,
+        why.frozen &&
+          `${why.frozen} of ${why.spaces} channel group(s) reach a graph output, Concat, Reshape, Transpose, Softmax, a grouped Conv or a non-per-channel constant, so their channel count is fixed`,
+        why.few && `${why.few} group(s) have fewer than ${o.minChannels} channels`,
+        !why.spaces &&
+          'the model has no Conv, Gemm or MatMul with constant weights that starts a channel group',
+        census.recurrent && `${census.recurrent} LSTM/GRU layer(s) are not channel-pruned`,
+      ].filter(Boolean);
+      ctx.log.warn(
+        `prune-channels removed 0 channels: ${reasons.join('; ')} (use --pattern unstructured to zero weights instead)`,
+      );
     }
     return { changed: spacesPruned > 0, stats: { groups: spacesPruned, channelsRemoved: removed } };
   },

@@ -14,6 +14,7 @@ import { attrInt } from '../../ir/builder.js';
 import type { Node } from '../../ir/graph.js';
 import { DataType } from '../../onnx/dtype.js';
 import { definePass } from '../pass.js';
+import { nothingReason, weightCensus } from '../reasons.js';
 import { asFloat32, constantOf, replaceInputWeight } from '../util.js';
 
 const PRUNED_OPS = new Set(['Conv', 'ConvTranspose', 'MatMul', 'Gemm']);
@@ -158,6 +159,12 @@ export const pruneWeights = definePass({
       replaceInputWeight(n, 1, [...t.dims], w, 'pruned');
       tensors++;
     }
+    if (!tensors)
+      ctx.log.warn(
+        nothingReason('prune-weights', weightCensus(model, o.minElements, ctx.selects), o.minElements, {
+          recurrent: 'LSTM/GRU weights are not pruned',
+        }),
+      );
     return { changed: tensors > 0, stats: { tensors, sparsity: total ? zeros / total : 0 } };
   },
 });

@@ -7,6 +7,11 @@
 //  3. Conv is left in float: ConvInteger is not fused and runs slower than float Conv. With
 //     `conv: true` (explicitly asked) it becomes DynamicQuantizeLinear -> ConvInteger(per-tensor) ->
 //     Cast -> Mul [-> Add bias], with a warning.
+//  4. LSTM (forward, reverse or bidirectional, layout 0, in any graph) with constant W and R becomes
+//     com.microsoft DynamicQuantizeLSTM: W, R transposed to [dirs, in, 4h] / [dirs, h, 4h], int8
+//     symmetric per gate column (scales [dirs, 4h], zero points 0); B, states and P stay float
+//  5. DynamicQuantizeLinear needs ai.onnx opset 11: an older model is upgraded (opset.ts), else
+//     nothing is quantized and a warning says why. Whatever is left float says why in one warning.
 
 import { z } from 'zod';
 import { inferShapes } from '../../analysis/shape-inference.js';
@@ -17,6 +22,7 @@ import { quantizeWeight, RANGES } from '../../kernels/quant.js';
 import { DataType } from '../../onnx/dtype.js';
 import { definePass } from '../pass.js';
 import { constantOf, nodeMatcher, replaceValue } from '../util.js';
+import { upgradeBlocker, upgradeOpset } from './opset.js';
 import { assertNotQuantized } from './qdq.js';
 
 const options = z
@@ -58,8 +64,29 @@ export const quantizeDynamicInt8 = definePass({
     const excluded = o.exclude.length ? nodeMatcher(o.exclude) : () => false;
     const g = model.graph;
     const b = new GraphBuilder(g);
+    const left = leftFloat(model, o, excluded, (n) => ctx.selects(n));
+    if (!left.targets) {
+      ctx.log.warn(
+        `quantize-dynamic-int8 quantized nothing: ${left.reasons.join('; ') || 'the model has no MatMul, Gemm or LSTM'}`,
+      );
+      return { changed: false, stats: { matmuls: 0, convs: 0, lstms: 0 } };
+    }
+    const from = model.opset('') ?? 0;
+    if (from < 11 && upgradeOpset(model, 11) === undefined) {
+      ctx.log.warn(
+        `quantize-dynamic-int8 quantized nothing: DynamicQuantizeLinear needs ai.onnx opset 11 and this opset-${from} model cannot be converted (${upgradeBlocker(model, 11)}); convert it to opset 13 first, or use --mode weight-int8`,
+      );
+      return { changed: false, stats: { matmuls: 0, convs: 0, lstms: 0 } };
+    }
+    if (left.reasons.length)
+      ctx.log.warn(`quantize-dynamic-int8 left some layers float: ${left.reasons.join('; ')}`);
     let matmuls = 0;
     let convs = 0;
+    let lstms = 0;
+    for (const graph of model.graph.allGraphs())
+      for (const n of [...graph.nodes])
+        if (n.opType === 'LSTM' && n.domain === '' && ctx.selects(n) && !excluded(n) && quantizeLstm(n))
+          lstms++;
     for (const n of [...g.nodes]) {
       if (n.domain !== '' || !ctx.selects(n) || excluded(n)) continue;
       const a = n.inputs[0];
@@ -170,9 +197,113 @@ export const quantizeDynamicInt8 = definePass({
         convs++;
       }
     }
-    return { changed: matmuls + convs > 0, stats: { matmuls, convs } };
+    return { changed: matmuls + convs + lstms > 0, stats: { matmuls, convs, lstms } };
   },
 });
+
+const isFloatWeight = (wt: Tensor | undefined, min: number): wt is Tensor =>
+  !!wt && wt.dtype === DataType.FLOAT && wt.size >= min;
+
+/** Rule 4's conditions; the reason when an LSTM stays float. */
+function lstmBlocker(n: Node): string | undefined {
+  if (attrInt(n, 'layout', 0) !== 0) return 'layout 1';
+  if (n.attributes.has('activations') || n.attributes.has('clip')) return 'custom activations or clip';
+  const [w, r] = [constantOf(n.inputs[1]), constantOf(n.inputs[2])];
+  if (!w || !r) return 'its W/R are computed in the graph, not constant weights';
+  if (w.dtype !== DataType.FLOAT || r.dtype !== DataType.FLOAT || w.dims.length !== 3 || r.dims.length !== 3)
+    return 'W/R are not 3-D float32';
+  return undefined;
+}
+
+/** [dirs, rows, cols] -> [dirs, cols, rows] */
+function transpose3(a: Float32Array, [d, r, c]: number[]): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let k = 0; k < d!; k++)
+    for (let i = 0; i < r!; i++)
+      for (let j = 0; j < c!; j++) out[(k * c! + j) * r! + i] = a[(k * r! + i) * c! + j]!;
+  return out;
+}
+
+/** Rule 4: LSTM -> com.microsoft DynamicQuantizeLSTM. */
+function quantizeLstm(n: Node): boolean {
+  if (lstmBlocker(n)) return false;
+  const g = n.graph;
+  const b = new GraphBuilder(g);
+  const quantized = (v: Value, base: string) => {
+    const t = constantOf(v)!;
+    const [d, rows, cols] = t.dims as [number, number, number]; // [dirs, 4h, in]
+    const wt = transpose3(t.toFloat32(), [d, rows, cols]); // [dirs, in, 4h]
+    const q = new Int8Array(wt.length);
+    const scales = new Float32Array(d * rows);
+    for (let k = 0; k < d; k++) {
+      const one = wt.subarray(k * rows * cols, (k + 1) * rows * cols);
+      const r = quantizeWeight(one, [cols, rows], 1, RANGES.int8Symmetric, true);
+      q.set(Int8Array.from(r.q), k * rows * cols);
+      scales.set(r.scales, k * rows);
+    }
+    return [
+      b.weight(`${base}_quantized`, Tensor.fromTyped('', DataType.INT8, [d, cols, rows], q)),
+      b.weight(`${base}_scale`, Tensor.fromFloat32('', [d, rows], scales)),
+      b.weight(`${base}_zero_point`, Tensor.fromTyped('', DataType.INT8, [d, rows], new Int8Array(d * rows))),
+    ] as const;
+  };
+  const [wq, ws, wz] = quantized(n.inputs[1]!, n.inputs[1]!.name);
+  const [rq, rs, rz] = quantized(n.inputs[2]!, n.inputs[2]!.name);
+  const inputs = [n.inputs[0], wq, rq, ...[3, 4, 5, 6, 7].map((i) => n.inputs[i]), ws, wz, rs, rz];
+  const q = b.node(
+    'DynamicQuantizeLSTM',
+    inputs,
+    {},
+    { domain: 'com.microsoft', name: `${n.name || 'lstm'}_quant`, outputs: 0, at: g.nodes.indexOf(n) },
+  );
+  for (const [k, a] of n.attributes) if (k !== 'layout') q.attributes.set(k, a);
+  for (const out of [...n.outputs]) q.addOutput(out);
+  n.outputs.length = 0;
+  g.removeNode(n, true);
+  if (!g.model.opsetImports.has('com.microsoft')) g.model.opsetImports.set('com.microsoft', 1);
+  return true;
+}
+
+/** What rules 1-4 would quantize, and why the rest stays float. */
+function leftFloat(
+  model: Model,
+  o: z.output<typeof options>,
+  excluded: (n: Node) => boolean,
+  selects: (n: Node) => boolean,
+): { targets: number; reasons: string[] } {
+  let targets = 0;
+  let convs = 0;
+  let small = 0;
+  const lstm: string[] = [];
+  for (const graph of model.graph.allGraphs())
+    for (const n of graph.nodes) {
+      if (n.domain !== '' || !selects(n) || excluded(n)) continue;
+      const wt = constantOf(n.inputs[1]);
+      if (n.opType === 'LSTM') {
+        const why = lstmBlocker(n);
+        if (why) lstm.push(why);
+        else targets++;
+        continue;
+      }
+      if (graph !== model.graph) continue;
+      const matmul =
+        (n.opType === 'MatMul' || (n.opType === 'Gemm' && attrInt(n, 'transA', 0) === 0)) &&
+        wt?.dims.length === 2;
+      if (!matmul && n.opType !== 'Conv') continue;
+      if (!isFloatWeight(wt, 0)) continue;
+      if (wt.size < o.minElements) small++;
+      else if (matmul || o.conv) targets++;
+      else convs++;
+    }
+  const reasons: string[] = [];
+  if (convs)
+    reasons.push(
+      `${convs} Conv weight(s) stay float (ConvInteger is slower than float Conv on ORT CPU: --conv to quantize them anyway, or --mode static)`,
+    );
+  if (small) reasons.push(`${small} weight(s) below minElements ${o.minElements}`);
+  if (lstm.length) reasons.push(`${lstm.length} LSTM(s) stay float (${[...new Set(lstm)].join(', ')})`);
+  return { targets, reasons };
+}
 
 /** The MatMul/Gemm layers dynamic quantization would quantize (nodes without a name get one). */
 export function dynamicTargets(model: Model): { name: string; op: string }[] {

@@ -15,6 +15,9 @@
 //     would overflow int32; Gemm's beta is folded into the bias
 //  6. optional bias correction: b' = b - (deq(Wq) - W) · E[x], with E[x] the per-channel input mean
 //     measured during calibration (removes the systematic shift quantized weights add)
+//  7. opsets: QDQ needs ai.onnx 10 and per-channel weights 13; an older model is upgraded
+//     (opset.ts upgradeOpset), else weights go per tensor (opset >= 10), else nothing is quantized
+//     and a warning says why — never a DequantizeLinear with `axis` below 13
 // The plan (rules 1, 2) is static-plan.ts, calibration static-calibrate.ts, rule 6's correction
 // bias-correction.ts, the Q/DQ nodes qdq.ts.
 
@@ -36,6 +39,7 @@ import { DataType } from '../../onnx/dtype.js';
 import { definePass, type PassContext } from '../pass.js';
 import { constantOf, replaceValue } from '../util.js';
 import { biasCorrection } from './bias-correction.js';
+import { upgradeBlocker, upgradeOpset } from './opset.js';
 import { assertNotQuantized, type Emitter, insertDqBefore, insertQdq } from './qdq.js';
 import { calibrate } from './static-calibrate.js';
 import { COMPUTE, plan } from './static-plan.js';
@@ -99,17 +103,36 @@ export const quantizeStaticInt8 = definePass({
         'pass --calib FILE (e.g. a few hundred samples as .npz)',
       );
     assertNotQuantized(model.graph.allNodes());
-    const opset = model.opset('') ?? 0;
-    if (opset < 10)
-      throw new EdgefitError(
-        'UNSUPPORTED',
-        `static quantization needs ai.onnx opset >= 10 (the model has ${opset})`,
-        'convert the model to a newer opset',
-      );
     inferShapes(model, { defaultDim: null, write: true });
     const graph = model.graph;
-    const p = plan(graph, options, ctx);
-    if (p.targets.size === 0) return { changed: false, stats: { quantized: 0 } };
+    let p = plan(graph, options, ctx);
+    if (p.targets.size === 0) {
+      ctx.log.warn(
+        'quantize-static-int8 quantized nothing: no Conv, MatMul or Gemm with a constant float weight (or all excluded)',
+      );
+      return { changed: false, stats: { quantized: 0 } };
+    }
+    // rule 7: QDQ needs opset 10, per-channel weights 13: upgrade the model, else per tensor, else skip
+    const from = model.opset('') ?? 0;
+    const want = options.perTensor ? 10 : 13;
+    if (from < want && upgradeOpset(model, want) === undefined) {
+      const why = upgradeBlocker(model, want);
+      if (want === 13 && (from >= 10 || upgradeOpset(model, 10) !== undefined))
+        ctx.log.warn(
+          `quantize-static-int8: per-channel weights need opset 13 and this opset-${from} model cannot be converted (${why}); weights quantized per tensor`,
+        );
+      else {
+        ctx.log.warn(
+          `quantize-static-int8 quantized nothing: QDQ needs ai.onnx opset >= 10 and this opset-${from} model cannot be converted (${why}); convert it to opset 13 first`,
+        );
+        return { changed: false, stats: { quantized: 0 } };
+      }
+    }
+    const opset = model.opset('') ?? 0;
+    if (opset !== from) {
+      inferShapes(model, { defaultDim: null, write: true });
+      p = plan(graph, options, ctx);
+    }
 
     // calibrate on the model as it is (folded activations are still there to be measured)
     const names = [...new Set(p.qdq.map((v) => p.rangeSource.get(v)!))];
@@ -257,7 +280,9 @@ export const quantizeStaticInt8 = definePass({
         const bq = Int32Array.from(bias, (b, c) =>
           Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, roundHalfEven(b / bScales[c]!))),
         );
-        const zeros = Tensor.fromTyped('', DataType.INT32, [channels], new Int32Array(channels));
+        const zeros = perChannel
+          ? Tensor.fromTyped('', DataType.INT32, [channels], new Int32Array(channels))
+          : Tensor.fromTyped('', DataType.INT32, [], new Int32Array(1));
         insertDqBefore(
           e,
           n,
@@ -265,7 +290,7 @@ export const quantizeStaticInt8 = definePass({
           Tensor.fromTyped('', DataType.INT32, [channels], bq),
           bScales,
           zeros,
-          0,
+          perChannel ? 0 : undefined,
           `${n.name || 'node'}_bias`,
         );
       }
@@ -276,7 +301,6 @@ export const quantizeStaticInt8 = definePass({
       const { scale, zeroPoint } = paramsOf(v);
       insertQdq(e, v, scale, zeroPoint);
     }
-    if (perChannel && opset < 13) model.opsetImports.set('', 13);
     return {
       changed: true,
       stats: {

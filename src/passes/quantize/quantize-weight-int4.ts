@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import type { WeightScheme } from '../../kernels/block-quant.js';
 import { definePass } from '../pass.js';
-import { opsetBlocker, raiseOpset } from './opset.js';
+import { weightOnlyNothing } from '../reasons.js';
+import { upgradeBlocker, upgradeOpset } from './opset.js';
 import { dqInputs } from './qdq.js';
 import { accuracyLevel, formatOption, gptqOptions, minElements, Rewriter } from './weight-only.js';
 
@@ -43,8 +44,8 @@ export const quantizeWeightInt4 = definePass({
     const rw = new Rewriter(ctx);
     let convs = options.conv ? rw.convs(model, options.minElements) : [];
     let format = options.format;
-    if ((format === 'qdq' || convs.length) && !raiseOpset(model, 21)) {
-      const why = opsetBlocker(model, 21);
+    if ((format === 'qdq' || convs.length) && upgradeOpset(model, 21) === undefined) {
+      const why = upgradeBlocker(model, 21);
       if (format === 'qdq')
         ctx.log.warn(`quantize-weight-int4: qdq needs opset 21 (${why}); using MatMulNBits`);
       if (convs.length)
@@ -69,6 +70,17 @@ export const quantizeWeightInt4 = definePass({
       await rw.matMulNBits(lin, lins, scheme, options.blockSize, options.accuracyLevel);
     }
     rw.dqConvs(convs, { ...scheme, blockSize: Number.MAX_SAFE_INTEGER }, 'quantize-weight-int4');
-    return rw.finish();
+    const r = await rw.finish();
+    if (!r.changed)
+      ctx.log.warn(
+        weightOnlyNothing(
+          'quantize-weight-int4',
+          model,
+          options.minElements,
+          ctx.selects,
+          'int4 + DequantizeLinear, opset 21',
+        ),
+      );
+    return r;
   },
 });

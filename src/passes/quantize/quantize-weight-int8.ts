@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import type { WeightScheme } from '../../kernels/block-quant.js';
 import { definePass } from '../pass.js';
-import { opsetBlocker, raiseOpset } from './opset.js';
+import { weightOnlyNothing } from '../reasons.js';
+import { upgradeBlocker, upgradeOpset } from './opset.js';
 import { dqInputs } from './qdq.js';
 import { accuracyLevel, formatOption, gptqOptions, minElements, Rewriter } from './weight-only.js';
 
@@ -44,16 +45,16 @@ export const quantizeWeightInt8 = definePass({
     let convs = options.conv ? rw.convs(model, options.minElements) : [];
     // DequantizeLinear: per axis from opset 13, per tensor from 10
     let dqPerChannel = !options.perTensor;
-    if ((options.format === 'qdq' || convs.length) && dqPerChannel && !raiseOpset(model, 13)) {
+    if ((options.format === 'qdq' || convs.length) && dqPerChannel && upgradeOpset(model, 13) === undefined) {
       ctx.log.warn(
-        `quantize-weight-int8: per-channel DQ needs opset 13 (${opsetBlocker(model, 13)}); using per-tensor`,
+        `quantize-weight-int8: per-channel DQ needs opset 13 (${upgradeBlocker(model, 13)}); using per-tensor`,
       );
       dqPerChannel = false;
     }
     let format = options.format;
-    if ((format === 'qdq' || convs.length) && !raiseOpset(model, 10)) {
+    if ((format === 'qdq' || convs.length) && upgradeOpset(model, 10) === undefined) {
       ctx.log.warn(
-        `quantize-weight-int8: DQ needs opset 10 (${opsetBlocker(model, 10)}); MatMulNBits, Conv float`,
+        `quantize-weight-int8: DQ needs opset 10 (${upgradeBlocker(model, 10)}); MatMulNBits, Conv float`,
       );
       format = 'matmulnbits';
       convs = [];
@@ -73,6 +74,17 @@ export const quantizeWeightInt8 = definePass({
       rw.dqMatMul(lin, vs, perTensor ? {} : { axis: 1 });
     }
     rw.dqConvs(convs, { ...scheme, perTensor: !dqPerChannel }, 'quantize-weight-int8');
-    return rw.finish();
+    const r = await rw.finish();
+    if (!r.changed)
+      ctx.log.warn(
+        weightOnlyNothing(
+          'quantize-weight-int8',
+          model,
+          options.minElements,
+          ctx.selects,
+          'int8 + DequantizeLinear',
+        ),
+      );
+    return r;
   },
 });
