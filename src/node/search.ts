@@ -15,6 +15,7 @@ import type { Hooks } from './commands.js';
 import { openDataset } from './data-files.js';
 import { checkOutput, fileCounts } from './files.js';
 import { loadModel, saveModel } from './model-io.js';
+import { writeReportHtml } from './report.js';
 import { transportSizes } from './sizes.js';
 
 /** One small JSON file per evaluation, named by its content hash. */
@@ -65,5 +66,6 @@ export async function search(model: string, options: SearchOptions, hooks?: Hook
   report.output = saved.path;
   const after = fileCounts(loadModel(saved.path), saved.path);
   report.chosen.metrics.bytes = after.bytes;
+  if (o.report) writeReportHtml(report, o.report, { force: o.force });
   return report;
 }

@@ -1,7 +1,7 @@
 // edgefit search on a real trained MLP: the chosen model meets the budget on the data it was
 // measured on, is much smaller, is what it claims (re-measured), a rerun comes from the cache, and an
 // impossible budget still returns the front and the closest candidate.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -31,8 +31,13 @@ describe('edgefit search (MLP, size objective)', () => {
   });
 
   it('a rerun takes its evaluations from the cache', async () => {
-    const r = await search(MODEL, { ...base, output: join(dir, 'again.onnx') });
+    const html = join(dir, 'report.html');
+    const r = await search(MODEL, { ...base, output: join(dir, 'again.onnx'), report: html });
     expect(r.evaluations.cached / r.evaluations.total).toBeGreaterThanOrEqual(0.9);
+    // --report writes the offline page of the same result: one point per candidate in the size plot
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain('<svg');
+    expect((page.match(/<circle/g) ?? []).length).toBeGreaterThanOrEqual(r.candidates.length);
   });
 
   it('an impossible budget still returns the front and names the closest candidate', async () => {
