@@ -1,80 +1,712 @@
-// 1-D k-means for weight clustering: on sorted values every cluster is a contiguous run, so Lloyd's
-// algorithm needs only the boundaries between centroids (binary search) and prefix sums for the means.
-// Initialised at quantiles of the distribution (dense regions get more centroids), then iterated to a
-// fixed point. O(n log n) for the sort, O(K log n) per iteration.
+// 1-D k-means for weight clustering, solved by dynamic programming (Wang & Song 2011, Ckmeans.1d.dp;
+// Grønlund et al. 2017) over a histogram of the values.
+//  1. bins: n <= `bins` values are sorted (Float32Array.prototype.sort is numeric) and every distinct
+//     value is a bin. More values go into a two-level histogram in one pass: 1024 equal-width coarse
+//     bins over the range of a strided sample (2^18 values), each split into equal-width sub-bins by a
+//     share of `bins` that is 0.2 by its sampled count and 0.8 by count^(1/3) (optimal centroids are
+//     spaced as density^(−1/3), so sparse tails get bins finer than their clusters); the few values
+//     outside the sample's range get a bin per distinct value. A full sort of 10M floats costs ~1.1 s
+//     (Float32Array.prototype.sort) against ~0.1 s for this pass. A bin keeps its weight and weighted
+//     sum of (x − shift); `pure`: every bin holds one distinct value.
+//  2. on sorted values every optimal cluster is a contiguous run of bins. With prefix sums W, S the
+//     error of a run (i, j] is Σw·x² − (S_j − S_i)² / (W_j − W_i); Σw·x² is constant, so the DP
+//     minimises D_k(j) = min_i D_{k−1}(i) − (S_j − S_i)² / (W_j − W_i). The cost is concave Monge,
+//     so the best split is monotone in j: each layer is one divide and conquer over j (level by level,
+//     no recursion), O(K·B·log B) for B bins; the splits are kept per layer for the backtrack.
+//  3. when (K − 2)·B > CELLS (and B > 16·K) the DP first runs over 16·K groups of consecutive bins,
+//     cut where the spread of a group's bin means would pass a threshold τ (bisected to the group
+//     count), so isolated outliers keep groups of their own; that is the optimum over partitions at
+//     group resolution. Then it re-solves over the bins with every boundary held within ±16 groups of
+//     where the last solve put it, recentring while a boundary lands on its window's edge (8 rounds at
+//     most). Each solve is at least as good as the one before; on the tests it finds the full DP's
+//     partition. `exact` is reported only when the full DP ran over pure bins.
+//  4. centroids are the weighted means of the runs, rounded to float32 (as stored); every value is then
+//     assigned to its nearest float32 centroid (ties to the lower: a bin whose whole range has one
+//     nearest centroid maps to it, the values of the few bins that straddle a midpoint are searched)
+//     and the error is summed in float64 in that pass, so `sse` is the error of the codebook as written.
+// Optional importance weights (>= 0) make the error Σ wᵢ(xᵢ − c)² (importance-weighted clustering); a
+// value of weight 0 still gets its nearest centroid but pulls none.
+
+import { EdgefitError } from '../errors.js';
+
+export interface KMeansOptions {
+  /** importance of each value (>= 0, length n): the error becomes Σ wᵢ·(xᵢ − c)² */
+  weights?: Float32Array | Float64Array;
+  /** histogram resolution for inputs longer than this (default and maximum 65535) */
+  bins?: number;
+  /** where to write the assignment (length n), e.g. a subarray of a whole tensor's indices */
+  assignment?: Uint8Array;
+  /** run the DP over every bin, however long it takes (default: coarse to fine past CELLS) */
+  full?: boolean;
+}
 
 export interface KMeansResult {
-  /** [K] centroids, ascending */
+  /** [K'] centroids, ascending (K' = min(K, distinct values)) */
   centroids: Float32Array;
   /** [n] index of each value's centroid */
   assignment: Uint8Array;
-  /** sum of squared errors */
+  /** (weighted) sum of squared errors of the float32 centroids, summed in float64 */
   sse: number;
+  /** the global optimum: the full DP ran over bins that each hold one distinct value */
+  exact: boolean;
+  /** bins the dynamic program ran over */
+  bins: number;
 }
 
-function lowerBound(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+/** Where a value falls in the two-level histogram (binValues of more than `bins` values). */
+interface Grid {
+  lo: number;
+  cscale: number;
+  sub: Int32Array;
+  off: Int32Array;
+  /** [n] fine bin of each value */
+  index: Uint16Array;
 }
 
-/** values: [n]; k <= 256 */
-export function kmeans1d(values: Float32Array, k: number, maxIterations = 50): KMeansResult {
-  const n = values.length;
-  const sorted = Float64Array.from(values).sort();
-  const prefix = new Float64Array(n + 1);
-  const prefix2 = new Float64Array(n + 1);
-  for (let i = 0; i < n; i++) {
-    prefix[i + 1] = prefix[i]! + sorted[i]!;
-    prefix2[i + 1] = prefix2[i]! + sorted[i]! * sorted[i]!;
-  }
-  const distinct = new Set(sorted).size;
-  const K = Math.max(1, Math.min(k, distinct));
-  let centroids = new Float64Array(K);
-  for (let c = 0; c < K; c++) centroids[c] = sorted[Math.min(n - 1, Math.floor(((c + 0.5) * n) / K))]!;
-  centroids = Float64Array.from(new Set(centroids)).sort();
-  let bounds = new Int32Array(centroids.length + 1);
-  for (let it = 0; it < maxIterations; it++) {
-    // cluster c holds sorted[bounds[c] .. bounds[c+1])
-    const m = centroids.length;
-    bounds = new Int32Array(m + 1);
-    bounds[m] = n;
-    for (let c = 1; c < m; c++) bounds[c] = lowerBound(sorted, (centroids[c - 1]! + centroids[c]!) / 2);
-    const next = new Float64Array(m);
-    let moved = false;
-    for (let c = 0; c < m; c++) {
-      const a = bounds[c]!;
-      const b = bounds[c + 1]!;
-      next[c] = b > a ? (prefix[b]! - prefix[a]!) / (b - a) : centroids[c]!;
-      if (Math.abs(next[c]! - centroids[c]!) > 1e-12 * (1 + Math.abs(centroids[c]!))) moved = true;
+/** Bins of a 1-D data set, ascending by value: weight and weighted sum of (x − shift) per bin. */
+export interface Bins {
+  /** bins in use */
+  count: number;
+  weight: Float64Array;
+  sum: Float64Array;
+  /** subtracted from every value before summing (keeps the prefix sums small) */
+  shift: number;
+  /** every bin holds a single distinct value */
+  pure: boolean;
+  grid?: Grid;
+}
+
+export interface Partition {
+  /** [K'] exclusive end bin of each run, ascending; the last is the bin count */
+  ends: Int32Array;
+  /** the DP objective −Σ S²/W over the runs (the error is Σw·(x − shift)² plus this) */
+  objective: number;
+  /** the full DP ran (not coarse to fine) */
+  full: boolean;
+}
+
+const COARSE = 1024;
+const MAX_BINS = 65535;
+/** fine bin index of a value outside the histogram's range */
+const OUTSIDE = 65535;
+/** DP cells (layers × bins) past which the DP goes coarse to fine */
+const CELLS = 1 << 18;
+/** coarse groups per cluster */
+const GROUPS = 16;
+/** a refined boundary's window: ± WINDOW coarse groups */
+const WINDOW = 16;
+/** at most this many recentred windows */
+const ROUNDS = 8;
+
+/** cost of the run (i, j] from prefix sums: −(S_j − S_i)² / (W_j − W_i) */
+function runCost(ps: Float64Array, pw: Float64Array, i: number, j: number): number {
+  const d = ps[j]! - ps[i]!;
+  return -(d * d) / (pw[j]! - pw[i]!);
+}
+
+/**
+ * One DP layer by divide and conquer over j, level by level: for j = jlo + t (t < span),
+ * cur[t] = min over i in [ilo, min(ihi, j − 1)] of prev[i − ilo] − (S_j − S_i)² / (W_j − W_i), and
+ * split[t] = its argmin, which is non-decreasing in j (concave Monge cost). opt: scratch of span + 2.
+ */
+function dcLayer(
+  ps: Float64Array,
+  pw: Float64Array,
+  prev: Float64Array,
+  ilo: number,
+  ihi: number,
+  cur: Float64Array,
+  split: Uint16Array | Int32Array,
+  jlo: number,
+  span: number,
+  opt: Int32Array,
+): void {
+  // positions u = 1..span hold j = jlo + u − 1; u = 0 and u = span + 1 are the bounds
+  opt[0] = ilo;
+  opt[span + 1] = ihi;
+  let top = 1;
+  while (top < span + 1) top <<= 1;
+  for (let step = top >> 1; step >= 1; step >>= 1)
+    for (let u = step; u <= span; u += step << 1) {
+      const j = jlo + u - 1;
+      const a = opt[u - step]!;
+      const b = Math.min(u + step <= span ? opt[u + step]! : ihi, j - 1);
+      const sj = ps[j]!;
+      const wj = pw[j]!;
+      let best = Number.POSITIVE_INFINITY;
+      let arg = a;
+      for (let i = a; i <= b; i++) {
+        const d = sj - ps[i]!;
+        const v = prev[i - ilo]! - (d * d) / (wj - pw[i]!);
+        if (v < best) {
+          best = v;
+          arg = i;
+        }
+      }
+      cur[u - 1] = best;
+      opt[u] = arg;
+      split[u - 1] = arg;
     }
-    centroids = next;
-    if (!moved) break;
+}
+
+/** The full DP over prefix sums ps, pw [g + 1] into exactly K runs (1 <= K <= g): ends and objective. */
+function fullDp(
+  ps: Float64Array,
+  pw: Float64Array,
+  g: number,
+  K: number,
+): { ends: Int32Array; objective: number } {
+  if (K === g) {
+    const ends = Int32Array.from({ length: g }, (_, i) => i + 1);
+    let objective = 0;
+    for (let i = 0; i < g; i++) objective += runCost(ps, pw, i, i + 1);
+    return { ends, objective };
   }
-  const m = centroids.length;
-  let sse = 0;
-  for (let c = 0; c < m; c++) {
-    const a = bounds[c]!;
-    const b = bounds[c + 1]!;
-    const cnt = b - a;
-    const s = prefix[b]! - prefix[a]!;
-    sse += prefix2[b]! - prefix2[a]! - (cnt ? (s * s) / cnt : 0);
+  // layer `layer` holds j in [layer, layer + span − 1] at [j − layer] (K runs must still fit after j)
+  const span = g - K + 1;
+  let prev = new Float64Array(span);
+  let cur = new Float64Array(span);
+  for (let t = 0; t < span; t++) prev[t] = runCost(ps, pw, 0, t + 1);
+  const splits: (Uint16Array | Int32Array)[] = [];
+  const opt = new Int32Array(span + 2);
+  for (let layer = 2; layer < K; layer++) {
+    const split = g >= 65536 ? new Int32Array(span) : new Uint16Array(span);
+    dcLayer(ps, pw, prev, layer - 1, layer + span - 2, cur, split, layer, span, opt);
+    splits.push(split);
+    const t = prev;
+    prev = cur;
+    cur = t;
   }
-  const out = Float32Array.from(centroids);
-  // assign each original value to its nearest centroid (float32 centroids, as stored)
-  const assignment = new Uint8Array(n);
-  const search = Float64Array.from(out);
+  let objective = prev[span - 1]!;
+  let arg = 0;
+  if (K > 1) {
+    objective = Number.POSITIVE_INFINITY;
+    for (let i = K - 1; i < g; i++) {
+      const v = prev[i - (K - 1)]! + runCost(ps, pw, i, g);
+      if (v < objective) {
+        objective = v;
+        arg = i;
+      }
+    }
+  }
+  const ends = new Int32Array(K);
+  ends[K - 1] = g;
+  if (K > 1) {
+    ends[K - 2] = arg;
+    for (let layer = K - 1; layer >= 2; layer--)
+      ends[layer - 2] = splits[layer - 2]![ends[layer - 1]! - layer]!;
+  }
+  return { ends, objective };
+}
+
+/**
+ * Re-solve the DP with boundary k (k < K − 1) restricted to the window [lo[k], hi[k]] (ascending in k,
+ * each clipped to where K runs still fit), each layer by divide and conquer over its window. Updates
+ * ends; returns the objective and whether a boundary landed on the edge of its window (then the caller
+ * recentres the windows and repeats).
+ */
+function windowDp(
+  ps: Float64Array,
+  pw: Float64Array,
+  g: number,
+  ends: Int32Array,
+  lo: Int32Array,
+  hi: Int32Array,
+): { objective: number; edge: boolean } {
+  const K = ends.length;
+  const atEdge = new Uint8Array(K - 1);
+  for (let k = 0; k < K - 1; k++) {
+    const a = Math.max(k + 1, lo[k]!);
+    const b = Math.min(g - (K - 1 - k), hi[k]!);
+    // an edge that the clip did not set: the optimum may lie beyond it
+    atEdge[k] = (a === lo[k]! && a > k + 1 ? 1 : 0) | (b === hi[k]! && b < g - (K - 1 - k) ? 2 : 0);
+    lo[k] = a;
+    hi[k] = Math.max(a, b);
+  }
+  let prev = new Float64Array(hi[0]! - lo[0]! + 1);
+  for (let j = lo[0]!; j <= hi[0]!; j++) prev[j - lo[0]!] = runCost(ps, pw, 0, j);
+  const splits: Int32Array[] = [];
+  let widest = 0;
+  for (let k = 0; k < K - 1; k++) widest = Math.max(widest, hi[k]! - lo[k]! + 1);
+  const opt = new Int32Array(widest + 2);
+  for (let k = 1; k < K - 1; k++) {
+    const span = hi[k]! - lo[k]! + 1;
+    const cur = new Float64Array(span);
+    const split = new Int32Array(span);
+    dcLayer(ps, pw, prev, lo[k - 1]!, hi[k - 1]!, cur, split, lo[k]!, span, opt);
+    splits.push(split);
+    prev = cur;
+  }
+  let objective = Number.POSITIVE_INFINITY;
+  let arg = lo[K - 2]!;
+  for (let i = lo[K - 2]!; i <= hi[K - 2]!; i++) {
+    const v = prev[i - lo[K - 2]!]! + runCost(ps, pw, i, g);
+    if (v < objective) {
+      objective = v;
+      arg = i;
+    }
+  }
+  let edge = false;
+  for (let k = K - 2; k >= 0; k--) {
+    if ((arg === lo[k]! && atEdge[k]! & 1) || (arg === hi[k]! && atEdge[k]! & 2)) edge = true;
+    ends[k] = arg;
+    if (k > 0) arg = splits[k - 1]![arg - lo[k]!]!;
+  }
+  return { objective, edge };
+}
+
+/**
+ * Edges (bin indices 0 … g) of at most `target` groups of consecutive bins: a greedy scan closes a
+ * group when the spread of its bin means about their mean would pass τ, and τ is bisected until the
+ * scan makes 0.9·target to target groups. Sparse outliers get groups of their own.
+ */
+function groupEdges(weight: Float64Array, sum: Float64Array, g: number, target: number): Int32Array {
+  const scan = (tau: number, out?: Int32Array): number => {
+    let groups = 0;
+    let W = 0;
+    let S = 0;
+    let Q = 0;
+    for (let b = 0; b < g; b++) {
+      const w = weight[b]!;
+      const s = sum[b]!;
+      const q = (s * s) / w;
+      const w2 = W + w;
+      const s2 = S + s;
+      const q2 = Q + q;
+      if (W > 0 && q2 - (s2 * s2) / w2 > tau) {
+        if (out) out[groups + 1] = b;
+        groups++;
+        W = w;
+        S = s;
+        Q = q;
+      } else {
+        W = w2;
+        S = s2;
+        Q = q2;
+      }
+    }
+    return groups + 1;
+  };
+  let total = 0;
+  let W = 0;
+  let S = 0;
+  for (let b = 0; b < g; b++) {
+    total += (sum[b]! * sum[b]!) / weight[b]!;
+    W += weight[b]!;
+    S += sum[b]!;
+  }
+  let hiTau = Math.max(total - (S * S) / W, Number.MIN_VALUE);
+  let loTau = hiTau * 1e-30;
+  for (let it = 0; it < 60; it++) {
+    const mid = Math.sqrt(loTau * hiTau);
+    const groups = scan(mid);
+    if (groups > target) loTau = mid;
+    else {
+      hiTau = mid;
+      if (groups >= 0.9 * target) break;
+    }
+  }
+  const edges = new Int32Array(scan(hiTau) + 1);
+  scan(hiTau, edges);
+  edges[edges.length - 1] = g;
+  return edges;
+}
+
+/**
+ * Optimal partition of `count` weighted bins (every weight > 0) into min(k, count) contiguous runs.
+ * `cells`: the full DP when (K − 2)·count <= cells, else coarse to fine (header rule 3).
+ */
+export function optimalPartition(
+  weight: Float64Array,
+  sum: Float64Array,
+  count: number,
+  k: number,
+  cells = CELLS,
+): Partition {
+  const g = count;
+  const K = Math.max(1, Math.min(k, g));
+  const pw = new Float64Array(g + 1);
+  const ps = new Float64Array(g + 1);
+  for (let i = 0; i < g; i++) {
+    pw[i + 1] = pw[i]! + weight[i]!;
+    ps[i + 1] = ps[i]! + sum[i]!;
+  }
+  const target = GROUPS * K;
+  if (K <= 2 || K === g || (K - 2) * g <= cells || g <= target)
+    return { ...fullDp(ps, pw, g, K), full: true };
+  // coarse level: groups of consecutive bins, none with a between-bin error above τ (rule 3)
+  const edges = groupEdges(weight, sum, g, target);
+  const cg = edges.length - 1;
+  const cps = Float64Array.from(edges, (e) => ps[e]!);
+  const cpw = Float64Array.from(edges, (e) => pw[e]!);
+  const coarse = fullDp(cps, cpw, cg, Math.min(K, cg));
+  if (coarse.ends.length < K) return { ...fullDp(ps, pw, g, K), full: true };
+  const ends = Int32Array.from(coarse.ends, (e) => edges[e]!);
+  let objective = coarse.objective;
+  const lo = new Int32Array(K - 1);
+  const hi = new Int32Array(K - 1);
+  for (let it = 0; it < ROUNDS; it++) {
+    // windows of ±WINDOW groups around each boundary's group
+    for (let k = 0; k < K - 1; k++) {
+      let a = 0;
+      let b = cg;
+      while (b - a > 1) {
+        const mid = (a + b) >> 1;
+        if (edges[mid]! <= ends[k]!) a = mid;
+        else b = mid;
+      }
+      lo[k] = edges[Math.max(0, a - WINDOW)]!;
+      hi[k] = edges[Math.min(cg, a + WINDOW + (edges[a] === ends[k] ? 0 : 1))]!;
+    }
+    for (let k = 1; k < K - 1; k++) if (lo[k]! < lo[k - 1]!) lo[k] = lo[k - 1]!;
+    const r = windowDp(ps, pw, g, ends, lo, hi);
+    objective = Math.min(objective, r.objective);
+    if (!r.edge) break;
+  }
+  return { ends, objective, full: false };
+}
+
+function badValue(what: string): never {
+  throw new EdgefitError('BAD_DATA', `k-means: ${what}`, 'cluster finite values with finite weights >= 0');
+}
+
+/** Bins of values (and weights): distinct values when n <= maxBins, else a two-level histogram. */
+export function binValues(
+  values: Float32Array,
+  weights?: Float32Array | Float64Array,
+  maxBins = MAX_BINS,
+): Bins {
+  const n = values.length;
+  if (weights && weights.length !== n)
+    throw new EdgefitError(
+      'BAD_ARGUMENT',
+      `k-means: ${weights.length} weights for ${n} values`,
+      'give one weight per value',
+    );
+  if (weights)
+    for (let i = 0; i < n; i++) {
+      const w = weights[i]!;
+      if (!(w >= 0 && w < Number.POSITIVE_INFINITY)) badValue('a weight is negative or not finite');
+    }
+  const B = Math.max(COARSE * 2, Math.min(MAX_BINS, Math.floor(maxBins)));
+  if (n > B) {
+    const bins = histogramBins(values, weights, B);
+    if (bins) return bins;
+  }
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) {
-    const v = values[i]!;
-    let j = lowerBound(search, v);
-    if (j >= m) j = m - 1;
-    if (j > 0 && Math.abs(out[j - 1]! - v) <= Math.abs(out[j]! - v)) j--;
-    assignment[i] = j;
+    const x = values[i]!;
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
   }
-  return { centroids: out, assignment, sse };
+  if (n > B && !Number.isFinite(lo + hi)) badValue('a value is NaN or infinite');
+  const shift = Number.isFinite(lo + hi) ? (lo + hi) / 2 : 0;
+  if (n <= B || lo === hi) return sortedBins(values, weights, shift);
+  return histogramBins(values, weights, B, lo, hi)!;
+}
+
+function sortedBins(
+  values: Float32Array,
+  weights: Float32Array | Float64Array | undefined,
+  shift: number,
+): Bins {
+  const n = values.length;
+  const weight = new Float64Array(n);
+  const sum = new Float64Array(n);
+  let g = 0;
+  if (!weights) {
+    const sorted = Float32Array.from(values).sort();
+    for (let i = 0; i < n; ) {
+      const x = sorted[i]!;
+      if (!Number.isFinite(x)) badValue('a value is NaN or infinite');
+      let j = i + 1;
+      while (j < n && sorted[j] === x) j++;
+      weight[g] = j - i;
+      sum[g] = (j - i) * (x - shift);
+      g++;
+      i = j;
+    }
+  } else {
+    const order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => values[a]! - values[b]!);
+    for (let i = 0; i < n; ) {
+      const x = values[order[i]!]!;
+      if (!Number.isFinite(x)) badValue('a value is NaN or infinite');
+      let w = 0;
+      let s = 0;
+      let j = i;
+      for (; j < n && values[order[j]!] === x; j++) {
+        w += weights[order[j]!]!;
+        s += weights[order[j]!]! * (x - shift);
+      }
+      if (w > 0) {
+        weight[g] = w;
+        sum[g] = s;
+        g++;
+      }
+      i = j;
+    }
+  }
+  return { count: g, weight, sum, shift, pure: true };
+}
+
+/**
+ * The two-level histogram over [lo, hi]: by default the range of a strided sample of at least 2^18
+ * values, and the few values outside it get a bin per distinct value at either end. Undefined when
+ * the sample cannot stand for the data (constant, or more than n/64 values outside its range): the
+ * caller then passes the exact lo and hi.
+ */
+function histogramBins(
+  values: Float32Array,
+  weights: Float32Array | Float64Array | undefined,
+  B: number,
+  exactLo?: number,
+  exactHi?: number,
+): Bins | undefined {
+  const n = values.length;
+  const stride = Math.max(1, Math.floor(n / (1 << 18)));
+  const sample = new Float32Array(Math.ceil(n / stride));
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (let i = 0, j = 0; i < n; i += stride, j++) {
+    const x = values[i]!;
+    sample[j] = x;
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  if (exactLo !== undefined && exactHi !== undefined) {
+    lo = exactLo;
+    hi = exactHi;
+  }
+  if (!(lo < hi && Number.isFinite(lo) && Number.isFinite(hi))) return undefined;
+  const shift = (lo + hi) / 2;
+  const cscale = COARSE / (hi - lo);
+  // coarse counts on the sample (they only apportion the sub-bins)
+  const coarse = new Float64Array(COARSE);
+  for (let j = 0; j < sample.length; j++) {
+    const u = (sample[j]! - lo) * cscale;
+    if (u >= 0 && u <= COARSE) coarse[u >= COARSE ? COARSE - 1 : u | 0]!++;
+  }
+  // every coarse bin gets one sub-bin (a value the sample missed may fall there) plus its share of the
+  // rest: Σ <= COARSE + (B − COARSE − 1) < 65535, so a fine bin index fits 16 bits with OUTSIDE spare
+  const sub = new Int32Array(COARSE);
+  const off = new Int32Array(COARSE);
+  // the share of a coarse bin: 0.2 by its count (equal-mass bins), 0.8 by count^(1/3) (optimal
+  // centroids are spaced as density^(−1/3), so sparse tails still get bins finer than their clusters)
+  let sampled = 0;
+  let cubes = 0;
+  for (let c = 0; c < COARSE; c++) {
+    sampled += coarse[c]!;
+    cubes += Math.cbrt(coarse[c]!);
+  }
+  const spare = B - COARSE - 1;
+  let total = 0;
+  for (let c = 0; c < COARSE; c++) {
+    off[c] = total;
+    const share =
+      0.2 * (coarse[c]! / Math.max(1, sampled)) + 0.8 * (Math.cbrt(coarse[c]!) / Math.max(1, cubes));
+    sub[c] = 1 + Math.floor(spare * share);
+    total += sub[c]!;
+  }
+  const fw = new Float64Array(total);
+  const fs = new Float64Array(total);
+  const first = new Float32Array(total).fill(Number.NaN);
+  const index = new Uint16Array(n);
+  const outside: number[] = [];
+  let pure = true;
+  // one pass: the fine bin of every value (kept for the assignment), its weight and sum; while every
+  // bin is pure each value is checked against its bin's first value
+  for (let i = 0; i < n; i++) {
+    const x = values[i]!;
+    const u = (x - lo) * cscale;
+    if (!(u >= 0 && u <= COARSE)) {
+      outside.push(i);
+      index[i] = OUTSIDE;
+      continue;
+    }
+    let c = u | 0;
+    if (c >= COARSE) c = COARSE - 1;
+    const f = sub[c]!;
+    let t = ((u - c) * f) | 0;
+    if (t >= f) t = f - 1;
+    const b = off[c]! + t;
+    index[i] = b;
+    const w = weights ? weights[i]! : 1;
+    fw[b]! += w;
+    fs[b]! += w * (x - shift);
+    if (pure) {
+      const p = first[b]!;
+      if (p !== x) {
+        if (Number.isNaN(p)) first[b] = x;
+        else pure = false;
+      }
+    }
+  }
+  if (outside.length > n / 64 && exactLo === undefined) return undefined;
+  // values outside [lo, hi]: a bin per distinct value, below the grid's bins or above them
+  const out = sortedBins(
+    Float32Array.from(outside, (i) => values[i]!),
+    weights ? Float64Array.from(outside, (i) => weights[i]!) : undefined,
+    shift,
+  );
+  let below = 0;
+  while (below < out.count && out.sum[below]! < (lo - shift) * out.weight[below]!) below++;
+  // the bins in order: outside values below, the grid's non-empty bins, outside values above
+  const weight = new Float64Array(total + out.count);
+  const sum = new Float64Array(total + out.count);
+  let g = 0;
+  for (; g < below; g++) {
+    weight[g] = out.weight[g]!;
+    sum[g] = out.sum[g]!;
+  }
+  for (let b = 0; b < total; b++) {
+    if (fw[b]! > 0) {
+      weight[g] = fw[b]!;
+      sum[g] = fs[b]!;
+      g++;
+    }
+  }
+  for (let o = below; o < out.count; o++, g++) {
+    weight[g] = out.weight[o]!;
+    sum[g] = out.sum[o]!;
+  }
+  return {
+    count: g,
+    weight,
+    sum,
+    shift,
+    pure,
+    grid: { lo, cscale, sub, off, index },
+  };
+}
+
+/** nearest of the ascending centroids to x, searching from c (ties go to the lower index) */
+function nearestFrom(x: number, cen: Float32Array, c: number): number {
+  const last = cen.length - 1;
+  while (c > 0 && Math.abs(x - cen[c - 1]!) <= Math.abs(x - cen[c]!)) c--;
+  while (c < last && Math.abs(x - cen[c + 1]!) < Math.abs(x - cen[c]!)) c++;
+  return c;
+}
+
+/** index of the first centroid >= x (the last if none) */
+function lowerBound(cen: Float32Array, x: number): number {
+  let a = 0;
+  let b = cen.length - 1;
+  while (a < b) {
+    const mid = (a + b) >> 1;
+    if (cen[mid]! < x) a = mid + 1;
+    else b = mid;
+  }
+  return a;
+}
+
+/**
+ * Optimal 1-D k-means of `values` (k <= 256): the codebook, each value's index and the error.
+ * Works on any Float32Array, so a per-channel codebook is `kmeans1d(w.subarray(a, b), k, { assignment:
+ * indices.subarray(a, b) })`.
+ */
+export function kmeans1d(values: Float32Array, k: number, options: KMeansOptions = {}): KMeansResult {
+  if (!Number.isInteger(k) || k < 1 || k > 256)
+    throw new EdgefitError('BAD_ARGUMENT', `k-means: ${k} clusters`, 'use 1 to 256 clusters');
+  const n = values.length;
+  const weights = options.weights;
+  const assignment = options.assignment ?? new Uint8Array(n);
+  if (assignment.length !== n)
+    throw new EdgefitError(
+      'BAD_ARGUMENT',
+      `k-means: an assignment of length ${assignment.length} for ${n} values`,
+    );
+  const bins = binValues(values, weights, options.bins);
+  if (n === 0) return { centroids: new Float32Array(0), assignment, sse: 0, exact: true, bins: 0 };
+  let count = bins.count;
+  if (count === 0) {
+    // every weight is 0: nothing pulls; one centroid at the plain mean
+    let s = 0;
+    for (let i = 0; i < n; i++) s += values[i]! - bins.shift;
+    bins.weight[0] = n;
+    bins.sum[0] = s;
+    count = 1;
+  }
+  const part = optimalPartition(
+    bins.weight,
+    bins.sum,
+    count,
+    k,
+    options.full ? Number.POSITIVE_INFINITY : CELLS,
+  );
+  const { ends } = part;
+  const m = ends.length;
+  const centroids = new Float32Array(m);
+  let start = 0;
+  for (let c = 0; c < m; c++) {
+    let w = 0;
+    let s = 0;
+    for (let b = start; b < ends[c]!; b++) {
+      w += bins.weight[b]!;
+      s += bins.sum[b]!;
+    }
+    centroids[c] = bins.shift + s / w;
+    start = ends[c]!;
+  }
+  // runs of tiny weight may round to the float32 of a neighbour: keep distinct centroids
+  let distinct = 1;
+  for (let c = 1; c < m; c++)
+    if (centroids[c] !== centroids[distinct - 1]) centroids[distinct++] = centroids[c]!;
+  const cen = distinct === m ? centroids : centroids.slice(0, distinct);
+  const sse = bins.grid
+    ? assignByGrid(values, weights, cen, bins.grid, assignment)
+    : assignBySearch(values, weights, cen, assignment);
+  return { centroids: cen, assignment, sse, exact: part.full && bins.pure, bins: count };
+}
+
+function assignBySearch(
+  values: Float32Array,
+  weights: Float32Array | Float64Array | undefined,
+  cen: Float32Array,
+  out: Uint8Array,
+): number {
+  let sse = 0;
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i]!;
+    const c = nearestFrom(x, cen, lowerBound(cen, x));
+    out[i] = c;
+    const d = x - cen[c]!;
+    sse += weights ? weights[i]! * d * d : d * d;
+  }
+  return sse;
+}
+
+function assignByGrid(
+  values: Float32Array,
+  weights: Float32Array | Float64Array | undefined,
+  cen: Float32Array,
+  grid: Grid,
+  out: Uint8Array,
+): number {
+  const { lo, cscale, sub, off, index } = grid;
+  // a fine bin whose whole value range (widened by far more than the rounding of its index) has one
+  // nearest centroid maps to it; the values of the other bins (a few per boundary) are searched
+  const cell = new Int16Array(OUTSIDE + 1).fill(-1);
+  const margin = 1e-9 * (COARSE / cscale);
+  let start = 0;
+  for (let c = 0; c < COARSE; c++) {
+    const f = sub[c]!;
+    for (let t = 0; t < f; t++) {
+      const a = lo + (c + t / f) / cscale - margin;
+      const z = lo + (c + (t + 1) / f) / cscale + margin;
+      start = nearestFrom(a, cen, start);
+      cell[off[c]! + t] = nearestFrom(z, cen, start) === start ? start : -1;
+    }
+  }
+  let sse = 0;
+  const n = values.length;
+  for (let i = 0; i < n; i++) {
+    const x = values[i]!;
+    let k = cell[index[i]!]!;
+    if (k < 0) k = nearestFrom(x, cen, lowerBound(cen, x));
+    out[i] = k;
+    const d = x - cen[k]!;
+    sse += weights ? weights[i]! * d * d : d * d;
+  }
+  return sse;
 }

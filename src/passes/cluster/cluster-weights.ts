@@ -1,6 +1,6 @@
 // cluster-weights: k-means weight clustering (palettization). Each weight tensor of a Conv,
 // ConvTranspose, MatMul or Gemm becomes K shared values (a codebook) plus an index per element.
-//  1. K centroids per tensor from 1-D k-means (quantile init, Lloyd to a fixed point; kernels/kmeans1d)
+//  1. K centroids per tensor from optimal 1-D k-means (dynamic programming on a histogram, kernels/kmeans1d)
 //  2. storage 'codebook' (default): indices as a uint8 initializer, codebook as float32 [K];
 //        W' = Gather(codebook, Cast(indices, int64))
 //     ONNX Runtime folds Cast and Gather of constants when it loads the model, so inference runs on

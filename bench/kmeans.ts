@@ -1,0 +1,222 @@
+// 1-D k-means (kernels/kmeans1d) against scikit-learn's KMeans(n_clusters=K, n_init=1) with its other
+// defaults, both sides in one run, on the same float32 data written to a .npy:
+//  - data: `real` = the float weights of every model in test/fixtures/models and examples (trained
+//    networks), concatenated and tiled to n with a relative perturbation of 1e-3 per copy after the
+//    first (so copies are not duplicates); `laplace` (with --synthetic) = Laplace(0, 0.02) values
+//  - sizes 1M and 10M, K = 16 and 256; three rounds alternate scikit-learn (seeds 0, 1, 2: its
+//    k-means++ start is random) and edgefit (deterministic); times are medians
+//  - scikit-learn runs in Debian's /usr/bin/python3 (sklearn 1.2.1, numpy 1.24) in a child process with
+//    OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (for the anchor only); only `fit` is timed
+//  - error: both codebooks scored by the same TypeScript loop (every value to its nearest centroid,
+//    squared error summed in float64); scikit-learn's best of three is the bar
+// Prints one line per case with both times, the speed-up, both errors and the error ratio
+// (edgefit / scikit-learn, <= 1 means edgefit's is lower or equal).
+// Run: npx tsx bench/kmeans.ts [--synthetic] [--sizes 1000000,10000000] [--k 16,256]
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeNpy } from '../src/data/npy.js';
+import { kmeans1d } from '../src/kernels/kmeans1d.js';
+import { Rng } from '../src/kernels/random.js';
+import { loadModel } from '../src/node/model-io.js';
+import { DataType } from '../src/onnx/dtype.js';
+
+const ROUNDS = 3;
+const PYTHON = '/usr/bin/python3';
+
+const SKLEARN = `
+import json, sys, time
+import numpy as np
+from sklearn.cluster import KMeans
+import sklearn
+x = np.load(sys.argv[1]).reshape(-1, 1)
+k, seed = int(sys.argv[2]), int(sys.argv[3])
+km = KMeans(n_clusters=k, n_init=1, random_state=seed)
+t = time.perf_counter()
+km.fit(x)
+dt = time.perf_counter() - t
+try:
+    from threadpoolctl import threadpool_info
+    pools = [(p["internal_api"], p["num_threads"]) for p in threadpool_info()]
+except Exception:
+    pools = []
+np.save(sys.argv[4], km.cluster_centers_.astype(np.float64).ravel())
+print(json.dumps({"seconds": dt, "inertia": float(km.inertia_), "iterations": int(km.n_iter_),
+                  "sklearn": sklearn.__version__, "numpy": np.__version__, "pools": pools}))
+`;
+
+interface SkRun {
+  seconds: number;
+  inertia: number;
+  iterations: number;
+  sklearn: string;
+  numpy: string;
+  pools: [string, number][];
+}
+
+function args(): { synthetic: boolean; sizes: number[]; ks: number[] } {
+  const a = process.argv.slice(2);
+  const get = (flag: string, def: string) => {
+    const i = a.indexOf(flag);
+    return i >= 0 ? a[i + 1]! : def;
+  };
+  return {
+    synthetic: a.includes('--synthetic'),
+    sizes: get('--sizes', '1000000,10000000').split(',').map(Number),
+    ks: get('--k', '16,256').split(',').map(Number),
+  };
+}
+
+/** every float weight (initializer of 64+ elements) of the fixture and example models */
+function realWeights(): Float32Array {
+  const files = [
+    ...readdirSync('test/fixtures/models')
+      .filter((f) => f.endsWith('.onnx'))
+      .map((f) => join('test/fixtures/models', f)),
+    'examples/fashion-mnist.onnx',
+  ];
+  const parts: Float32Array[] = [];
+  for (const f of files)
+    for (const g of loadModel(f).graph.allGraphs())
+      for (const v of g.initializers) {
+        const t = v.initializer!;
+        if (t.dtype === DataType.FLOAT && t.size >= 64) parts.push(t.toFloat32());
+      }
+  const total = parts.reduce((s, p) => s + p.length, 0);
+  const out = new Float32Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function tile(base: Float32Array, n: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const copy = Math.floor(i / base.length);
+    const v = base[i % base.length]!;
+    out[i] = copy === 0 ? v : v * (1 + 1e-3 * (2 * rng.next() - 1));
+  }
+  return out;
+}
+
+function laplace(n: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n }, () => {
+    const u = rng.next() - 0.5;
+    return -Math.sign(u) * Math.log(1 - 2 * Math.abs(u)) * 0.02;
+  });
+}
+
+/** squared error of every value to its nearest centroid (float64), the same loop for both sides */
+function score(x: Float32Array, centroids: ArrayLike<number>): number {
+  const c = Float64Array.from(centroids).sort();
+  let sse = 0;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    let a = 0;
+    let b = c.length - 1;
+    while (a < b) {
+      const m = (a + b) >> 1;
+      if (c[m]! < v) a = m + 1;
+      else b = m;
+    }
+    let d = Math.abs(v - c[a]!);
+    if (a > 0) d = Math.min(d, Math.abs(v - c[a - 1]!));
+    sse += d * d;
+  }
+  return sse;
+}
+
+function sklearnFit(
+  dir: string,
+  npy: string,
+  k: number,
+  seed: number,
+): { run: SkRun; centers: Float64Array } {
+  const out = join(dir, 'centers.npy');
+  const r = spawnSync(PYTHON, ['-c', SKLEARN, npy, String(k), String(seed), out], {
+    encoding: 'utf8',
+    env: Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([key]) => key !== 'OPENBLAS_CORETYPE' && key !== 'OPENBLAS_L2_SIZE',
+      ),
+    ),
+    maxBuffer: 1 << 24,
+  });
+  if (r.status !== 0) throw new Error(`scikit-learn failed: ${r.stderr}`);
+  const run = JSON.parse(r.stdout.trim().split('\n').pop()!) as SkRun;
+  const bytes = readFileSync(out);
+  // a float64 .npy written by np.save: 128-byte header for a 1-D array this small
+  const headerLen = bytes.readUInt16LE(8) + 10;
+  const centers = new Float64Array(
+    bytes.buffer.slice(bytes.byteOffset + headerLen, bytes.byteOffset + bytes.length),
+  );
+  return { run, centers };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function main(): void {
+  const { synthetic, sizes, ks } = args();
+  const dir = mkdtempSync(join(tmpdir(), 'edgefit-kmeans-'));
+  try {
+    const real = realWeights();
+    console.log(`real weights: ${real.length} float weights of the fixture and example models`);
+    const sets: { name: string; make: (n: number) => Float32Array }[] = [
+      { name: 'real', make: (n) => (n <= real.length ? real.subarray(0, n) : tile(real, n, 1)) },
+    ];
+    if (synthetic) sets.push({ name: 'laplace', make: (n) => laplace(n, 2) });
+    let versions = '';
+    for (const set of sets)
+      for (const n of sizes) {
+        const x = set.make(n);
+        const npy = join(dir, 'x.npy');
+        writeFileSync(npy, encodeNpy({ dtype: 'float32', shape: [n], data: x }));
+        for (const k of ks) {
+          const skTimes: number[] = [];
+          const skErr: number[] = [];
+          const skIters: number[] = [];
+          const efTimes: number[] = [];
+          let efErr = 0;
+          let exact = false;
+          let bins = 0;
+          for (let r = 0; r < ROUNDS; r++) {
+            const sk = sklearnFit(dir, npy, k, r);
+            versions ||=
+              `scikit-learn ${sk.run.sklearn}, numpy ${sk.run.numpy}, ` +
+              `threads ${JSON.stringify(sk.run.pools)}`;
+            skTimes.push(sk.run.seconds * 1000);
+            skErr.push(score(x, sk.centers));
+            skIters.push(sk.run.iterations);
+            const t = performance.now();
+            const res = kmeans1d(x, k);
+            efTimes.push(performance.now() - t);
+            efErr = score(x, res.centroids);
+            exact = res.exact;
+            bins = res.bins;
+          }
+          const skMs = median(skTimes);
+          const efMs = median(efTimes);
+          const bar = Math.min(...skErr);
+          console.log(
+            `${set.name} n=${n} K=${k}: scikit-learn ${skMs.toFixed(0)} ms ` +
+              `(iterations ${skIters.join('/')}), ` +
+              `sse ${bar.toPrecision(6)} (best of ${ROUNDS}; median ${median(skErr).toPrecision(6)}) | ` +
+              `edgefit ${efMs.toFixed(1)} ms, sse ${efErr.toPrecision(6)} (bins ${bins}, exact ${exact}) | ` +
+              `speed-up ${(skMs / efMs).toFixed(1)}x, error ratio ${(efErr / bar).toFixed(4)}`,
+          );
+        }
+      }
+    console.log(versions);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main();
