@@ -36,8 +36,8 @@ const dir = mkdtempSync(join(tmpdir(), 'edgefit-bench-search-'));
 
 /** The 9,000 test images after the first 1,000, preprocessed like the bundled slice, as an .npz. */
 function heldOut(): string {
-  const images = decodeIdx(gunzipSync(readFileSync(TEST.data)));
-  const labels = decodeIdx(gunzipSync(readFileSync(TEST.labels)));
+  const images = decodeIdx(new Uint8Array(gunzipSync(readFileSync(TEST.data))));
+  const labels = decodeIdx(new Uint8Array(gunzipSync(readFileSync(TEST.labels))));
   const x = idxImagesToTensor(images, { scale: PRE.scale, mean: PRE.mean, std: PRE.std });
   const per = 28 * 28;
   const path = join(dir, 'held-out-9k.npz');

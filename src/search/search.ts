@@ -73,7 +73,7 @@ const key = (c: Choice) =>
 function compatible(layer: LayerInfo, family: Family, quant: QuantChoice): boolean {
   if (family === 'lowrank') return true;
   if (quant === 'static-int8') return family === 'prune';
-  if ((quant === 'weight-int8' || quant === 'weight-int4') && layer.op !== 'Conv') return false;
+  if (quant.startsWith('weight-') && layer.op !== 'Conv') return false;
   return true;
 }
 
