@@ -171,6 +171,35 @@ describe('dynamic int8 LSTM (DynamicQuantizeLSTM)', () => {
   });
 });
 
+describe('dynamic int8 LSTM with computed weights (Silero VAD v5)', () => {
+  it('folds W/R computed from constants, then quantizes', async () => {
+    const m = newModel({ '': 13 });
+    const b = new GraphBuilder(m.graph);
+    const x = b.input('x', { elemType: 1, shape: [3, 1, 16] });
+    const unsq = (w: ReturnType<typeof weight>) =>
+      b.op('Unsqueeze', [w, b.weight('ax', Tensor.fromInt64('ax', [1], [0]))]);
+    const lstm = b.node(
+      'LSTM',
+      [x, unsq(weight(b, 'W', [128, 16], 1, 0.3)), unsq(weight(b, 'R', [128, 32], 2, 0.3))],
+      { hidden_size: 32 },
+      { outputs: 3 },
+    );
+    b.output(lstm.outputs[0]!);
+    const { model, history } = await runPasses(
+      cloneModel(m),
+      [step('quantize-dynamic-int8'), step('dead-code')],
+      {
+        runtime: nodeRuntime,
+      },
+    );
+    expect(history[0]!.stats.lstms).toBe(1);
+    const feeds = { x: floatFeed([3, 1, 16], 4) };
+    const [a, c] = [await run(m, feeds), await run(model, feeds)];
+    const out = Object.keys(a)[0]!;
+    expect(maxAbsDiff(a[out]!, c[out]!)).toBeLessThan(0.02);
+  });
+});
+
 describe('fixed batch and whole messages', () => {
   it('calibrates a model whose batch is fixed to 1 one sample per run (openWakeWord)', async () => {
     const m = newModel({ '': 13 });

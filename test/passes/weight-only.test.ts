@@ -145,7 +145,7 @@ describe('quantize-weight-int8', () => {
     expect(s).toBeGreaterThan(25);
   });
 
-  it('raises opset 11 to 13 when no op changed meaning; per-tensor when one did (Softmax)', async () => {
+  it('raises opset 11 to 13, rewriting a Softmax whose meaning changed (opset.ts upgradeOpset)', async () => {
     for (const softmax of [false, true]) {
       const m = mlp(64, 64, 64, 4);
       m.opsetImports.set('', 11);
@@ -156,14 +156,11 @@ describe('quantize-weight-int8', () => {
       const ctx = context();
       await int8(m, { format: 'qdq', minElements: 0 }, ctx);
       const dq = m.graph.nodes.find((n) => n.opType === 'DequantizeLinear')!;
-      if (softmax) {
-        expect(m.opset('')).toBe(11);
-        expect(dq.inputs[1]!.initializer!.dims).toEqual([]);
-        expect(ctx.warnings.join()).toMatch(/Softmax changed meaning in opset 13/);
-      } else {
-        expect(m.opset('')).toBe(13);
-        expect(attrInt(dq, 'axis')).toBe(1);
-      }
+      expect(m.opset('')).toBe(13);
+      expect(attrInt(dq, 'axis')).toBe(1);
+      expect(ctx.warnings).toEqual([]);
+      // the 2-D Softmax over axis 1 of a 2-D output is the same op at 13 (blocked cases: real-model-fixes.test.ts)
+      if (softmax) expect(m.graph.nodes.filter((n) => n.opType === 'Softmax')).toHaveLength(1);
       const feeds = feedX(4, 64, 1);
       expect((await runProfiled(m, feeds)).y.length).toBe(4 * 64);
     }

@@ -13,7 +13,8 @@
 //  5. never larger: the results kept may not add more weight bytes than the constants they leave
 //     unused (in any graph: an outer weight read by two If branches dies only when both fold). When
 //     all results together would grow the model, the largest are dropped until it does not (Silero
-//     VAD slices one LSTM weight in both branches of an If: folding both copies the weight twice)
+//     VAD slices one LSTM weight in both branches of an If: folding both copies the weight twice).
+//     foldGrowing turns this off for a lossy pass that shrinks the results next (quantize-dynamic-int8)
 // Rule 2 needs a runtime (the pass context's); without one only rule 1 applies.
 
 import { z } from 'zod';
@@ -25,7 +26,7 @@ import { encodeModel } from '../../ir/serialize.js';
 import { Tensor } from '../../ir/tensor.js';
 import { DataType, dataTypeBits } from '../../onnx/dtype.js';
 import type { HostTensor } from '../../runtime/types.js';
-import { definePass } from '../pass.js';
+import { definePass, type PassContext, type PassResult } from '../pass.js';
 import { constantOf, isConstant, removeUnused } from '../util.js';
 
 const NEVER_FOLD = new Set([
@@ -172,7 +173,23 @@ export const foldConstants = definePass({
         ),
     })
     .strict(),
-  async apply(model, options, ctx) {
+  apply: (model, options, ctx) => fold(model, { ...options, growth: false }, ctx),
+});
+
+/**
+ * Fold the constant subgraphs `ctx.selects` picks even where the results add weight bytes (rule 5
+ * off): for a lossy pass that shrinks them right after (quantize-dynamic-int8's LSTM weights).
+ */
+export function foldGrowing(model: Model, ctx: PassContext): Promise<PassResult> {
+  return fold(model, { maxBytes: FOLD_MAX_BYTES, growth: true }, ctx);
+}
+
+async function fold(
+  model: Model,
+  options: { maxBytes: number; growth: boolean },
+  ctx: PassContext,
+): Promise<PassResult> {
+  {
     let shapes = 0;
     let folded = 0;
     let skippedGrowth = 0;
@@ -255,7 +272,7 @@ export const foldConstants = definePass({
       const leaves = new Set<Value>();
       for (const n of nodes)
         for (const v of n.inputs) if (v && !(v.producer && inFold.has(v.producer))) leaves.add(v);
-      const kept = keepWithoutGrowth(nodes, computed, leaves); // rule 5
+      const kept = options.growth ? computed : keepWithoutGrowth(nodes, computed, leaves); // rule 5
       skippedGrowth += computed.length - kept.length;
       for (const { value, tensor } of kept) {
         replaceWithInitializer(value, tensor);
@@ -270,5 +287,5 @@ export const foldConstants = definePass({
       }
     }
     return { changed: shapes + folded > 0, stats: { shapes, folded, skippedGrowth, skippedCap } };
-  },
-});
+  }
+}

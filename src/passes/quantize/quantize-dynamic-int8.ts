@@ -7,7 +7,8 @@
 //  3. Conv is left in float: ConvInteger is not fused and runs slower than float Conv. With
 //     `conv: true` (explicitly asked) it becomes DynamicQuantizeLinear -> ConvInteger(per-tensor) ->
 //     Cast -> Mul [-> Add bias], with a warning.
-//  4. LSTM (forward, reverse or bidirectional, layout 0, in any graph) with constant W and R becomes
+//  4. LSTM (forward, reverse or bidirectional, layout 0, in any graph) with constant W and R (computed
+//     from constants, e.g. Silero VAD v5's gate reordering Slice/Concat: folded first) becomes
 //     com.microsoft DynamicQuantizeLSTM: W, R transposed to [dirs, in, 4h] / [dirs, h, 4h], int8
 //     symmetric per gate column (scales [dirs, 4h], zero points 0); B, states and P stay float
 //  5. DynamicQuantizeLinear needs ai.onnx opset 11: an older model is upgraded (opset.ts), else
@@ -20,7 +21,8 @@ import type { Model, Node, Value } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { quantizeWeight, RANGES } from '../../kernels/quant.js';
 import { DataType } from '../../onnx/dtype.js';
-import { definePass } from '../pass.js';
+import { foldGrowing } from '../cleanup/fold-constants.js';
+import { definePass, type PassContext } from '../pass.js';
 import { constantOf, nodeMatcher, replaceValue } from '../util.js';
 import { upgradeBlocker, upgradeOpset } from './opset.js';
 import { assertNotQuantized } from './qdq.js';
@@ -58,9 +60,10 @@ export const quantizeDynamicInt8 = definePass({
   lossless: false,
   options,
   searchSpace: { perTensor: [false, true] },
-  apply(model, o, ctx) {
+  async apply(model, o, ctx) {
     assertNotQuantized(model.graph.allNodes());
     inferShapes(model, { defaultDim: null, write: true });
+    await foldLstmWeights(model, ctx);
     const excluded = o.exclude.length ? nodeMatcher(o.exclude) : () => false;
     const g = model.graph;
     const b = new GraphBuilder(g);
@@ -200,6 +203,25 @@ export const quantizeDynamicInt8 = definePass({
     return { changed: matmuls + convs + lstms > 0, stats: { matmuls, convs, lstms } };
   },
 });
+
+/** Rule 4: LSTM W/R computed from constants only become constants (their cones folded, growth allowed). */
+async function foldLstmWeights(model: Model, ctx: PassContext): Promise<void> {
+  if (!ctx.runtime) return;
+  const cone = new Set<Node>();
+  const add = (v: Value | undefined) => {
+    const p = v && !constantOf(v) ? v.producer : undefined;
+    if (!p || cone.has(p)) return;
+    cone.add(p);
+    for (const i of p.inputs) add(i);
+  };
+  for (const n of model.graph.allNodes())
+    if (n.opType === 'LSTM' && n.domain === '' && ctx.selects(n)) {
+      add(n.inputs[1]);
+      add(n.inputs[2]);
+    }
+  if (!cone.size) return;
+  await foldGrowing(model, { ...ctx, selects: (n) => cone.has(n) });
+}
 
 const isFloatWeight = (wt: Tensor | undefined, min: number): wt is Tensor =>
   !!wt && wt.dtype === DataType.FLOAT && wt.size >= min;
