@@ -31,6 +31,8 @@ export interface BackwardOptions {
   wrt: readonly Value[];
   /** concrete shapes of the graph inputs (the batch size is fixed) */
   inputShapes?: Record<string, number[]>;
+  /** the NCHWc block size when convolutions will be blocked (rules pick formulations that block well) */
+  block?: number | undefined;
 }
 
 export interface Backward {
@@ -56,7 +58,13 @@ export function buildBackward(model: Model, options: BackwardOptions): Backward 
         if (o.name && (isFloat(o) || n.meta.ste || STRAIGHT_THROUGH.has(n.opType))) needs.add(o);
 
   const b = new GraphBuilder(graph);
-  const ctx = new GradContext(b, types, inference.constants, (v) => v !== undefined && needs.has(v));
+  const ctx = new GradContext(
+    b,
+    types,
+    inference.constants,
+    (v) => v !== undefined && needs.has(v),
+    options.block,
+  );
   const parts = new Map<Value, Value[]>();
   const add = (v: Value, g: Value) => {
     const list = parts.get(v);

@@ -27,6 +27,8 @@ export class GradContext {
     private readonly constants: Map<Value, { values: (number | string | null)[] }>,
     /** whether a gradient is wanted for a value (it depends on something trained) */
     readonly needs: (v: Value | undefined) => boolean,
+    /** the runtime's NCHWc block size, when the graph will get blocked convolutions (train/nchwc.ts) */
+    readonly block?: number,
   ) {}
 
   get model(): Model {

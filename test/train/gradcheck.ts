@@ -28,6 +28,8 @@ export interface GradCase {
   seed?: number;
   /** false: only the analytic gradients (for straight-through estimators, which FD cannot see) */
   fd?: boolean;
+  /** build the backward for blocked convolutions of this block size */
+  block?: number;
 }
 
 export interface GradResult {
@@ -83,7 +85,7 @@ export async function gradCheck(c: GradCase): Promise<GradResult> {
     const gy = gm.graph.outputs[0]!;
     const dy = gb.input('dy', { elemType: 1, shape: y0.dims });
     const wrt = wanted.map((n) => gm.graph.inputs.find((v) => v.name === n)!);
-    const { grads } = buildBackward(gm, { seeds: new Map([[gy, dy]]), wrt });
+    const { grads } = buildBackward(gm, { seeds: new Map([[gy, dy]]), wrt, block: c.block });
     gm.graph.outputs.length = 0;
     for (const v of wrt) {
       const g = grads.get(v);

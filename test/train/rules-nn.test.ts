@@ -48,6 +48,16 @@ describe('gradient rules vs finite differences: Conv', () => {
     convCase([1, 2, 7, 8], [3, 2, 3, 3], { auto_pad: 'SAME_UPPER', strides: [2, 2] }),
   );
   check('Conv 1-D', convCase([2, 3, 10], [4, 3, 3], { pads: [1, 1], strides: [2] }));
+  // the batch fills a block of 4: dW as one Conv over the batch (batch as channels)
+  for (const [label, attrs] of [
+    ['3x3 pad 1', { pads: [1, 1, 1, 1] }],
+    ['3x3 stride 2 pad 1', { pads: [1, 1, 1, 1], strides: [2, 2] }],
+    ['dilation 2, asymmetric pads', { dilations: [2, 2], pads: [2, 1, 1, 0] }],
+  ] as [string, Record<string, number[]>][])
+    check(`Conv ${label}, dW batch as channels`, {
+      ...convCase([4, 2, 7, 6], [3, 2, 3, 3], attrs),
+      block: 4,
+    });
 });
 
 const poolInput = (dims: number[], seed: number) => ({
