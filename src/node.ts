@@ -15,8 +15,8 @@ export {
   transformFile,
 } from './node/commands.js';
 export { openDataset } from './node/data-files.js';
-export { type ReportJson, type ReportOptions, report, reportOptions, writeReportHtml } from './node/report.js';
 export { checkOutput, externalFiles, fileCounts, fileSink, fileSizes } from './node/files.js';
+export { type FinetuneOptions, finetune, finetuneOptions } from './node/finetune.js';
 export {
   FileExternalData,
   loadModel,
@@ -25,6 +25,13 @@ export {
   saveModel,
   saveModelAsync,
 } from './node/model-io.js';
+export {
+  type ReportJson,
+  type ReportOptions,
+  report,
+  reportOptions,
+  writeReportHtml,
+} from './node/report.js';
+export { folderCache, search } from './node/search.js';
 export { transportSizes } from './node/sizes.js';
 export { nodeRuntime } from './runtime/node.js';
-export { folderCache, search } from './node/search.js';

@@ -10,7 +10,15 @@
 
 import { gunzipSync } from 'fflate';
 import { EdgefitError } from '../errors.js';
-import { dtypeSize, type NdArray, type NdDtype, shapeSize, toFloat32, typedArrayFromBytes } from './npy.js';
+import {
+  dtypeSize,
+  MAX_DATA_BYTES,
+  type NdArray,
+  type NdDtype,
+  shapeSize,
+  toFloat32,
+  typedArrayFromBytes,
+} from './npy.js';
 
 const IDX_TYPES = new Map<number, NdDtype>([
   [0x08, 'uint8'],
@@ -44,6 +52,11 @@ function gunzip(bytes: Uint8Array, source: string): Uint8Array {
     (bytes[n - 4]! | (bytes[n - 3]! << 8) | (bytes[n - 2]! << 16) | (bytes[n - 1]! << 24)) >>> 0;
   if (declared > n * MAX_DEFLATE_RATIO)
     throw corrupt(`it claims ${declared} bytes from ${n} compressed bytes`);
+  if (declared > MAX_DATA_BYTES)
+    throw badData(
+      `${source} expands to ${declared} bytes, past the ${MAX_DATA_BYTES / 1024 ** 3} GiB cap for gzipped data`,
+      'use fewer samples, or a .npy file (streamed from disk)',
+    );
   try {
     return gunzipSync(bytes);
   } catch (e) {

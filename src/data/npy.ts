@@ -75,6 +75,9 @@ const ALIGN = 64; // numpy pads magic + length + header to a multiple of 64 byte
 const GROWTH_AXIS_MAX_DIGITS = 21; // numpy reserves room to grow the first axis in place
 const MAX_HEADER_LENGTH = 100_000; // numpy itself refuses headers over 10 000 characters
 
+/** Cap on the bytes a compressed data file (.npz, gzipped IDX) may expand to: 1 GiB. */
+export const MAX_DATA_BYTES = 1024 ** 3;
+
 export const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function badData(message: string, fix?: string): EdgefitError {

@@ -22,7 +22,10 @@ export function tensorTypeFromProto(tp: TypeProto | undefined): TensorType | und
   const shape: Dim[] | undefined = t.shape
     ? t.shape.dim.map((d) =>
         d.value.case === 'dimValue'
-          ? Number(d.value.value)
+          ? // ONNX Runtime reads a negative dim_value (some exporters write -1) as an unknown dim
+            d.value.value < 0n
+            ? null
+            : Number(d.value.value)
           : d.value.case === 'dimParam'
             ? d.value.value
             : null,

@@ -5,6 +5,8 @@
 //  3. nodes are in topological order, and there is no cycle
 //  4. every domain a node uses has an opset import
 //  5. use lists agree with node inputs (an internal invariant)
+//  6. graph inputs and outputs have names, and the main graph has at least one output (ONNX Runtime
+//     runs nothing else)
 
 import { EdgefitError } from '../errors.js';
 import type { Graph, Model, Node, Value } from './graph.js';
@@ -16,6 +18,43 @@ function isAncestorOrSelf(ancestor: Graph, g: Graph): boolean {
 
 function label(n: Node): string {
   return n.name ? `node ${n.name} (${n.opType})` : `a ${n.opType} node`;
+}
+
+/** A binary min-heap of integers: Kahn's algorithm in O(n log n) whatever the graph's width. */
+class MinHeap {
+  private readonly a: number[] = [];
+  get size(): number {
+    return this.a.length;
+  }
+  push(x: number): void {
+    const a = this.a;
+    let i = a.push(x) - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p]! <= x) break;
+      a[i] = a[p]!;
+      i = p;
+    }
+    a[i] = x;
+  }
+  pop(): number {
+    const a = this.a;
+    const top = a[0]!;
+    const last = a.pop()!;
+    if (a.length) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= a.length) break;
+        const c = l + 1 < a.length && a[l + 1]! < a[l]! ? l + 1 : l;
+        if (a[c]! >= last) break;
+        a[i] = a[c]!;
+        i = c;
+      }
+      a[i] = last;
+    }
+    return top;
+  }
 }
 
 /** Kahn's algorithm over one graph's nodes; returns undefined when the nodes form a cycle. */
@@ -37,15 +76,14 @@ export function topologicalOrder(graph: Graph): Node[] | undefined {
       indegree[i]!++;
     }
   });
-  const ready: number[] = [];
+  // keep the original order among ready nodes (a stable sort keeps diffs small): a min-heap of indices
+  const ready = new MinHeap();
   indegree.forEach((d, i) => {
     if (d === 0) ready.push(i);
   });
   const order: Node[] = [];
-  // keep the original order among ready nodes (a stable sort keeps diffs small)
-  while (ready.length) {
-    ready.sort((a, b) => a - b);
-    const i = ready.shift()!;
+  while (ready.size) {
+    const i = ready.pop();
     order.push(graph.nodes[i]!);
     for (const u of users[i]!) if (--indegree[u]! === 0) ready.push(u);
   }
@@ -66,7 +104,8 @@ export function topologicalSort(graph: Graph): void {
 
 export function verifyModel(model: Model): string[] {
   const problems: string[] = [];
-  verifyGraph(model.graph, new Set(), problems);
+  if (model.graph.outputs.length === 0) problems.push('the main graph has no outputs');
+  verifyGraph(model.graph, undefined, problems);
   const domains = new Set<string>();
   for (const n of model.graph.allNodes()) domains.add(n.domain === 'ai.onnx' ? '' : n.domain);
   for (const d of domains)
@@ -75,16 +114,71 @@ export function verifyModel(model: Model): string[] {
   return problems;
 }
 
-function verifyGraph(graph: Graph, outerNames: Set<string>, problems: string[]): void {
+/** Whether a node is still in its graph, in O(1) (a Set per graph, built once per verification). */
+type Membership = (n: Node) => boolean;
+function membership(): Membership {
+  const sets = new Map<Graph, Set<Node>>();
+  return (n) => {
+    let s = sets.get(n.graph);
+    if (!s) {
+      s = new Set(n.graph.nodes);
+      sets.set(n.graph, s);
+    }
+    return s.has(n);
+  };
+}
+
+/** Whether `v`'s use list records input `k` of `node`: a scan for short lists, an index for long ones. */
+function usesIndex(): (v: Value, node: Node, k: number) => boolean {
+  const index = new Map<Value, Map<Node, number[]>>();
+  return (v, node, k) => {
+    if (v.uses.length <= 16) return v.uses.some((u) => u.node === node && u.index === k);
+    let m = index.get(v);
+    if (!m) {
+      m = new Map();
+      for (const u of v.uses) {
+        const l = m.get(u.node);
+        if (l) l.push(u.index);
+        else m.set(u.node, [u.index]);
+      }
+      index.set(v, m);
+    }
+    return m.get(node)?.includes(k) ?? false;
+  };
+}
+
+/** The names enclosing graphs define, as a chain (no copying per subgraph). */
+interface Names {
+  own: Set<string>;
+  parent: Names | undefined;
+}
+function named(names: Names | undefined, name: string): boolean {
+  for (let n = names; n; n = n.parent) if (n.own.has(name)) return true;
+  return false;
+}
+
+function verifyGraph(
+  graph: Graph,
+  outerNames: Names | undefined,
+  problems: string[],
+  inGraph: Membership = membership(),
+  hasUse = usesIndex(),
+): void {
   const gname = graph.name || (graph.parentNode ? `subgraph of ${label(graph.parentNode)}` : 'main graph');
   const defined = new Set<string>();
   const define = (v: Value, what: string) => {
     if (v.name === '') return;
     if (defined.has(v.name)) problems.push(`${gname}: "${v.name}" is defined twice (${what})`);
-    else if (outerNames.has(v.name))
+    else if (named(outerNames, v.name))
       problems.push(`${gname}: "${v.name}" (${what}) shadows a value of an enclosing graph`);
     defined.add(v.name);
   };
+  graph.inputs.forEach((v, i) => {
+    if (v.name === '') problems.push(`${gname}: input ${i} has an empty name`);
+  });
+  graph.outputs.forEach((v, i) => {
+    if (v.name === '') problems.push(`${gname}: output ${i} has an empty name`);
+  });
   for (const v of graph.initializers) define(v, 'initializer');
   for (const v of graph.sparseInitializers) define(v, 'sparse initializer');
   for (const v of graph.inputs) if (!v.initializer) define(v, 'graph input');
@@ -103,10 +197,10 @@ function verifyGraph(graph: Graph, outerNames: Set<string>, problems: string[]):
         );
         return;
       }
-      if (!v.uses.some((u) => u.node === node && u.index === k))
+      if (!hasUse(v, node, k))
         problems.push(`${gname}: use list of "${v.name}" misses ${label(node)} input ${k}`);
       if (v.producer) {
-        if (!v.producer.graph.nodes.includes(v.producer)) {
+        if (!inGraph(v.producer)) {
           problems.push(`${gname}: ${label(node)} reads "${v.name}", whose producer was removed`);
         } else if (order && v.producer.graph === graph && position.get(v.producer)! >= i) {
           problems.push(
@@ -125,11 +219,12 @@ function verifyGraph(graph: Graph, outerNames: Set<string>, problems: string[]):
   for (const v of graph.outputs) {
     if (!isAncestorOrSelf(v.graph, graph))
       problems.push(`${gname}: output "${v.name}" is not visible in this graph`);
-    else if (v.producer && !v.producer.graph.nodes.includes(v.producer))
+    else if (v.producer && !inGraph(v.producer))
       problems.push(`${gname}: output "${v.name}" comes from a removed node`);
   }
-  const inner = new Set([...outerNames, ...defined]);
-  for (const node of graph.nodes) for (const g of node.subgraphs()) verifyGraph(g, inner, problems);
+  const inner: Names = { own: defined, parent: outerNames };
+  for (const node of graph.nodes)
+    for (const g of node.subgraphs()) verifyGraph(g, inner, problems, inGraph, hasUse);
 }
 
 /** Throw a BAD_GRAPH error naming the first problem when the model is invalid. */

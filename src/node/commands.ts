@@ -110,7 +110,7 @@ export async function inspect(
 
 export async function evaluate(model: string, options: EvalOptions = {}, hooks?: Hooks): Promise<EvalJson> {
   const o = parseOptions(evalOptions, options, 'eval');
-  const m = loadModel(model);
+  const m = loadValid(model);
   if (o.reference) loadModel(o.reference); // a broken reference is a clear error up front
   const data = o.data ? await openDataset(m, o.data, dataOptions(o)) : undefined;
   return evaluateCore(model, model, m, data, o, host(hooks, await pickRuntime(o.runtime)), o.reference);
@@ -118,7 +118,7 @@ export async function evaluate(model: string, options: EvalOptions = {}, hooks?:
 
 export async function bench(model: string, options: BenchOptions = {}, hooks?: Hooks): Promise<BenchJson> {
   const o = parseOptions(benchOptions, options, 'bench');
-  const m = loadModel(model);
+  const m = loadValid(model);
   const dir = o.profile ? mkdtempSync(join(tmpdir(), 'edgefit-prof-')) : undefined;
   try {
     const runtime = await pickRuntime(o.runtime);
@@ -143,7 +143,7 @@ export async function compare(
   hooks?: Hooks,
 ): Promise<CompareJson> {
   const o = parseOptions(compareOptions, options, 'compare');
-  const [rm, cm] = [loadModel(reference), loadModel(candidate)];
+  const [rm, cm] = [loadValid(reference), loadValid(candidate)];
   resolveShapes(rm, o.shape);
   const data = o.data ? await openDataset(rm, o.data, dataOptions(o)) : undefined;
   const side = (name: string, model: Model) => ({ name, source: name, model, sizes: fileSizes(model, name) });
@@ -175,7 +175,10 @@ export async function transformFile<O extends TransformFlags>(
     return recipeReport(cmd.command, cmd.plan.steps);
   }
   const model = loadValid(input);
-  checkOutput(input, model, o.output, o);
+  checkOutput(input, model, o.output, {
+    ...o,
+    reads: [o.calib, o.data, o.labels, extra.recipeSource],
+  });
   const dopts = dataOptions({ layout: 'nchw', ...o } as DataFlags);
   const calibration: Dataset | undefined = o.calib ? await openDataset(model, o.calib, dopts) : undefined;
   const evalData: Dataset | undefined = o.data ? await openDataset(model, o.data, dopts) : undefined;

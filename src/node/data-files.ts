@@ -10,11 +10,19 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, s
 import { extname, join } from 'node:path';
 import { bindArrays, type Dataset, onnxTypeOfNd } from '../data/dataset.js';
 import { decodeIdx, idxImagesToTensor } from '../data/idx.js';
-import { decodeNpy, decodeNpyHeader, dtypeSize, type NdArray, typedArrayFromBytes } from '../data/npy.js';
+import {
+  decodeNpy,
+  decodeNpyHeader,
+  dtypeSize,
+  MAX_DATA_BYTES,
+  type NdArray,
+  typedArrayFromBytes,
+} from '../data/npy.js';
 import { decodeNpz } from '../data/npz.js';
 import { feedInputs } from '../data/synthetic.js';
 import { EdgefitError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
+import { fileError } from './model-io.js';
 
 export interface DataOptions {
   /** labels file for .npy / IDX data */
@@ -29,9 +37,22 @@ export interface DataOptions {
   limit?: number;
 }
 
+/** A whole data file (.npz, IDX, labels): at most MAX_DATA_BYTES, read errors as one IO line. */
 function readAll(path: string): Uint8Array {
   if (!existsSync(path)) throw new EdgefitError('IO', `cannot read ${path}: no such file`, 'check the path');
-  const b = readFileSync(path);
+  const size = statSync(path).size;
+  if (size > MAX_DATA_BYTES)
+    throw new EdgefitError(
+      'BAD_DATA',
+      `${path} is ${size} bytes, past the ${MAX_DATA_BYTES / 1024 ** 3} GiB cap for data read whole`,
+      'use fewer samples, or a .npy file (streamed from disk)',
+    );
+  let b: Buffer;
+  try {
+    b = readFileSync(path);
+  } catch (e) {
+    throw fileError(e, 'read', path, 'check the file is readable');
+  }
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 

@@ -3,13 +3,13 @@
 // their external data, results saved atomically, and both sides measured as the files on disk.
 
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { ModelSink } from '../commands/transform.js';
 import { sideCounts } from '../commands/transform.js';
 import { EdgefitError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
 import type { SideCounts } from '../report/schema.js';
-import { loadModel, saveModel } from './model-io.js';
+import { fileError, loadModel, saveModelAsync } from './model-io.js';
 import { type SizeResult, transportSizes } from './sizes.js';
 
 /** The external data files a model refers to, as paths beside it. */
@@ -26,11 +26,16 @@ export function externalFiles(model: Model, path: string): string[] {
 /** File, gzip and brotli bytes of a model file plus its external data (brotli up to 256 MiB). */
 export function fileSizes(model: Model, path: string): SizeResult {
   const files = [path, ...externalFiles(model, path)];
+  const read = (f: string) => {
+    try {
+      return readFileSync(f);
+    } catch (e) {
+      throw fileError(e, 'read', f, 'check the file is readable');
+    }
+  };
   const total = files.reduce((s, f) => s + statSync(f).size, 0);
   const bytes =
-    total <= 256 * 1024 * 1024
-      ? new Uint8Array(Buffer.concat(files.map((f) => readFileSync(f))))
-      : new Uint8Array(readFileSync(path));
+    total <= 256 * 1024 * 1024 ? new Uint8Array(Buffer.concat(files.map(read))) : new Uint8Array(read(path));
   return { ...transportSizes(bytes), bytes: total };
 }
 
@@ -39,35 +44,86 @@ export function fileCounts(model: Model, path: string): SideCounts {
   return sideCounts(model, s.bytes, s.brotliBytes);
 }
 
-/** The real path of a file that may not exist yet (its folder's real path + its name). */
-function realTarget(path: string): string {
+/** A file as the file system knows it: its real path (symlinks resolved) and, when it exists, dev+ino. */
+interface FileId {
+  path: string;
+  real: string;
+  dev?: number;
+  ino?: number;
+  folder?: boolean;
+}
+
+/** The real path of a file that may not exist yet (its folder's real path + its name), and its inode. */
+function identify(path: string): FileId {
   const full = resolve(path);
-  if (existsSync(full)) return realpathSync(full);
-  const dir = dirname(full);
-  return join(existsSync(dir) ? realpathSync(dir) : dir, basename(full));
+  let real = full;
+  try {
+    real = realpathSync(full);
+  } catch {
+    // missing (or a dangling symlink): the folder's real path + the name
+    const dir = dirname(full);
+    try {
+      real = join(realpathSync(dir), basename(full));
+    } catch {
+      // the folder is missing too: saving will say so
+    }
+  }
+  try {
+    const st = statSync(real);
+    return { path, real, dev: st.dev, ino: st.ino, folder: st.isDirectory() };
+  } catch {
+    return { path, real };
+  }
+}
+
+/** `w` is `r`, or lies inside `r` when `r` is a folder (an image-folder data set). */
+function overlaps(w: FileId, r: FileId): boolean {
+  if (r.folder) return w.real === r.real || w.real.startsWith(r.real.endsWith(sep) ? r.real : r.real + sep);
+  return w.real === r.real || (r.ino !== undefined && w.ino === r.ino && w.dev === r.dev);
+}
+
+export interface OutputCheckOptions {
+  force?: boolean | undefined;
+  externalData?: boolean | undefined;
+  /** other files the command reads (recipe, data, labels): the output must not overwrite them either */
+  reads?: readonly (string | undefined)[] | undefined;
 }
 
 /**
- * The output path of a transform, checked: given, not the input nor any file the input reads
- * (its external data), and not an existing file without --force.
+ * The output path of a transform, checked: given, and neither it nor its external-data file (`OUT.data`)
+ * is the input, a file the input reads (its external data) or another file the command reads —
+ * compared as real paths after symlinks, and by device and inode (hard links) — whatever --force
+ * says; and not an existing file without --force.
  */
 export function checkOutput(
   input: string,
   model: Model,
   output: string,
-  options: { force?: boolean; externalData?: boolean },
+  options: OutputCheckOptions,
 ): string {
-  const reads = [input, ...externalFiles(model, input)].map(realTarget);
-  const writes = [output, `${output}.data`].map(realTarget);
+  const reads = [
+    identify(input),
+    ...externalFiles(model, input).map(identify),
+    ...(options.reads ?? []).filter((p): p is string => !!p).map(identify),
+  ];
+  const writes = [output, `${output}.data`].map(identify);
   for (const w of writes)
-    if (reads.includes(w))
+    for (const r of reads) {
+      if (!overlaps(w, r)) continue;
+      const what = w.path === output ? `the output ${output}` : `the output's data file ${w.path}`;
+      const hard = w.real === r.real ? '' : ' (a hard link to it)';
       throw new EdgefitError(
         'BAD_ARGUMENT',
-        w === reads[0]
-          ? `the output path ${output} is the input file`
-          : `the output ${output} would overwrite ${w}, which the input reads`,
-        'edgefit never overwrites its input; choose another -o',
+        r.folder
+          ? `${what} is inside ${r.path}, which this command reads`
+          : r === reads[0]
+            ? `${what} is the input file${hard}`
+            : `${what} would overwrite ${r.path}${hard}, which this command reads`,
+        'edgefit never overwrites its input or anything else it reads, even with --force; choose another -o',
       );
+    }
+  if (existsSync(output) && statSync(output).isDirectory())
+    throw new EdgefitError('IO', `the output ${output} is a folder`, 'give a file path to -o');
   if (existsSync(output) && !options.force)
     throw new EdgefitError('IO', `${output} already exists`, 'choose another -o or pass --force');
   return output;
@@ -78,7 +134,7 @@ export function fileSink(
   input: string,
   model: Model,
   output: string,
-  options: { force?: boolean; externalData?: boolean },
+  options: { force?: boolean | undefined; externalData?: boolean | undefined },
 ): ModelSink {
   return {
     input,
@@ -86,7 +142,7 @@ export function fileSink(
     before: fileCounts(model, input),
     inputSource: input,
     async save(result) {
-      const saved = saveModel(result, output, {
+      const saved = await saveModelAsync(result, output, {
         force: options.force,
         externalData: options.externalData ? true : 'auto',
       });

@@ -5,7 +5,9 @@
 import {
   closeSync,
   existsSync,
+  lstatSync,
   openSync,
+  readdirSync,
   readFileSync,
   readSync,
   realpathSync,
@@ -71,11 +73,21 @@ export class FileExternalData implements ExternalDataSource {
   read(location: string, offset: number, length: number): Uint8Array {
     const { path } = this.resolve(location);
     const out = Buffer.allocUnsafe(length);
-    const fd = openSync(path, 'r');
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (e) {
+      throw fileError(e, 'read', `external data file "${location}"`, 'check the file is readable');
+    }
     try {
       let done = 0;
       while (done < length) {
-        const n = readSync(fd, out, done, length - done, offset + done);
+        let n: number;
+        try {
+          n = readSync(fd, out, done, length - done, offset + done);
+        } catch (e) {
+          throw fileError(e, 'read', `external data file "${location}"`, 'check the file is readable');
+        }
         if (n === 0)
           throw new EdgefitError(
             'EXTERNAL_DATA',
@@ -95,8 +107,10 @@ export function readModelFile(path: string): Uint8Array {
   let st: ReturnType<typeof statSync>;
   try {
     st = statSync(path);
-  } catch {
-    throw new EdgefitError('IO', `cannot read ${path}: no such file`, 'check the path');
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT' || (e as { code?: string }).code === 'ENOTDIR')
+      throw new EdgefitError('IO', `cannot read ${path}: no such file`, 'check the path');
+    throw fileError(e, 'read', path, 'check the file exists and is readable');
   }
   if (st.isDirectory())
     throw new EdgefitError('IO', `${path} is a folder, not a model file`, 'pass the .onnx file');
@@ -106,14 +120,33 @@ export function readModelFile(path: string): Uint8Array {
       `${path} is ${st.size} bytes, past protobuf's 2 GB limit`,
       'large models must keep weights in external data',
     );
-  const buf = readFileSync(path);
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    throw fileError(e, 'read', path, 'check the file exists and is readable');
+  }
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** The node limit: EDGEFIT_MAX_NODES when set (0: none), else the core's MAX_NODES. */
+function maxNodes(): number | undefined {
+  const raw = process.env.EDGEFIT_MAX_NODES;
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new EdgefitError(
+      'BAD_ARGUMENT',
+      `EDGEFIT_MAX_NODES=${raw} is not a node count`,
+      'set it to a whole number (0: no limit)',
+    );
+  return n;
 }
 
 /** Load a model from a file; external data is read lazily from beside it. */
 export function loadModel(path: string): Model {
   const bytes = readModelFile(path);
-  return decodeModel(bytes, { external: new FileExternalData(dirname(resolve(path))) });
+  return decodeModel(bytes, { external: new FileExternalData(dirname(resolve(path))), maxNodes: maxNodes() });
 }
 
 export interface SaveOptions {
@@ -153,11 +186,122 @@ function writeAll(fd: number, chunk: Uint8Array, position: number): void {
 /** Headroom below protobuf's limit for everything that is not tensor data. */
 const INLINE_BUDGET = PROTOBUF_LIMIT - 64 * 1024 * 1024;
 
+const ERRNO_TEXT: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOENT: 'no such file or folder',
+  ENOTDIR: 'a part of the path is not a folder',
+  EISDIR: 'it is a folder',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EFBIG: 'file too large',
+  EIO: 'input/output error',
+  ELOOP: 'too many levels of symbolic links',
+  ENAMETOOLONG: 'file name too long',
+  EMFILE: 'too many open files',
+  EXDEV: 'not on the same file system',
+  EBUSY: 'the file is busy',
+  EINVAL: 'invalid argument',
+};
+
 /**
- * Save atomically: write `PATH.tmp-*` (and its data file), then rename. The input file is never
- * touched, and an error leaves no half-written output behind.
+ * A file-system error (it carries an errno `code` and a `syscall`) as one IO line naming the path;
+ * anything else is returned as it is (a bug keeps its stack).
  */
-export function saveModel(model: Model, path: string, options: SaveOptions = {}): SaveResult {
+export function fileError(e: unknown, verb: 'read' | 'write', path: string, fix: string): unknown {
+  const err = e as { code?: unknown; syscall?: unknown };
+  if (e instanceof Error && typeof err.code === 'string' && /^E[A-Z0-9]+$/.test(err.code) && err.syscall) {
+    const why = ERRNO_TEXT[err.code] ? `${err.code}: ${ERRNO_TEXT[err.code]}` : err.code;
+    return new EdgefitError('IO', `cannot ${verb} ${path} (${why})`, fix);
+  }
+  return e;
+}
+
+// --- temp files: the saves in progress, removed on SIGINT/SIGTERM; stale ones of killed runs
+
+/** Temp files the saves in progress have created and not yet renamed or removed. */
+const pendingTemps = new Set<string>();
+const SIGNALS = { SIGINT: 130, SIGTERM: 143 } as const;
+type Signal = keyof typeof SIGNALS;
+const onSignal: Record<Signal, () => void> = {
+  SIGINT: () => interrupted('SIGINT'),
+  SIGTERM: () => interrupted('SIGTERM'),
+};
+
+function removePendingTemps(): void {
+  for (const f of pendingTemps) rmSync(f, { force: true });
+  pendingTemps.clear();
+}
+
+function interrupted(signal: Signal): void {
+  removePendingTemps();
+  uninstallSignalCleanup();
+  // with no other listener, Node would have died of the signal: do so, with the shell's exit code
+  if (process.listenerCount(signal) === 0) process.exit(SIGNALS[signal]);
+}
+
+let installed = false;
+function installSignalCleanup(): void {
+  if (installed) return;
+  installed = true;
+  for (const sig of Object.keys(SIGNALS) as Signal[]) process.on(sig, onSignal[sig]);
+}
+function uninstallSignalCleanup(): void {
+  if (!installed) return;
+  installed = false;
+  for (const sig of Object.keys(SIGNALS) as Signal[]) process.off(sig, onSignal[sig]);
+}
+
+/** The temp files of saves in progress in this process (tests and hosts with their own handlers). */
+export function pendingTempFiles(): string[] {
+  return [...pendingTemps];
+}
+
+const TEMP_NAME = /\.tmp-(\d{1,10})-(\d{10,16})$/;
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === 'EPERM'; // alive, but someone else's
+  }
+}
+
+/**
+ * Remove the temp files (`NAME.tmp-<pid>-<ms>`) that runs killed mid-save left in `folder`: those whose
+ * process is no longer alive. Returns the names removed.
+ */
+export function removeStaleTemps(folder: string): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(folder);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    const full = join(folder, name);
+    try {
+      if (!lstatSync(full).isFile()) continue;
+      rmSync(full, { force: true });
+      removed.push(name);
+    } catch {
+      // not ours to fight over: leave it
+    }
+  }
+  return removed;
+}
+
+/**
+ * The steps of a save; each `yield` is a point where a signal may be handled (between tensors and
+ * chunks), so an interrupted save removes its temp files instead of leaving them.
+ */
+function* saveSteps(model: Model, path: string, options: SaveOptions): Generator<void, SaveResult> {
   const out = resolve(path);
   if (!existsSync(dirname(out)) || !statSync(dirname(out)).isDirectory())
     throw new EdgefitError(
@@ -167,6 +311,7 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
     );
   if (existsSync(out) && !options.force)
     throw new EdgefitError('IO', `${path} already exists`, 'choose another output path or pass --force');
+  removeStaleTemps(dirname(out));
   const tensors = allTensors(model);
   const threshold = options.externalThreshold ?? 1024;
   const inlineBytes = tensors.reduce((s, t) => s + t.byteLength, 0);
@@ -182,6 +327,8 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
   const tmpData = dataPath + tag;
   const placement = new Map<Tensor, ExternalLocation>();
   let dataBytes = 0;
+  const temps = external ? [tmpData, tmpModel] : [tmpModel];
+  for (const t of temps) pendingTemps.add(t);
   try {
     if (external) {
       const fd = openSync(tmpData, 'w');
@@ -194,6 +341,7 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
           t.forEachChunk((bytes, at) => writeAll(fd, bytes, offset + at));
           placement.set(t, { location: dataName, offset, length: t.byteLength });
           dataBytes = offset + t.byteLength;
+          yield;
         }
       } finally {
         closeSync(fd);
@@ -208,13 +356,24 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
         `the model needs ${total} bytes inline, past protobuf's 2 GB limit`,
         'save with --external-data',
       );
+    yield;
     const fd = openSync(tmpModel, 'w');
     try {
+      // 16 MiB at a time, yielding between pieces: a signal never waits for a whole big tensor
+      const PIECE = 16 << 20;
       let at = 0;
-      for (const c of chunks) {
-        writeAll(fd, c, at);
-        at += c.length;
-      }
+      let sinceYield = 0;
+      for (const c of chunks)
+        for (let off = 0; off < c.length; off += PIECE) {
+          const piece = c.subarray(off, Math.min(c.length, off + PIECE));
+          writeAll(fd, piece, at);
+          at += piece.length;
+          sinceYield += piece.length;
+          if (sinceYield >= PIECE) {
+            sinceYield = 0;
+            yield;
+          }
+        }
     } finally {
       closeSync(fd);
     }
@@ -224,13 +383,47 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
   } catch (e) {
     rmSync(tmpModel, { force: true });
     rmSync(tmpData, { force: true });
-    const code = (e as { code?: string }).code;
-    if (code === 'EACCES' || code === 'EROFS' || code === 'ENOSPC' || code === 'EISDIR')
-      throw new EdgefitError(
-        'IO',
-        `cannot write ${path} (${code})`,
-        'check the folder is writable and has space',
-      );
-    throw e;
+    throw fileError(e, 'write', path, 'check the folder exists, is writable and has space');
+  } finally {
+    for (const t of temps) pendingTemps.delete(t);
+  }
+}
+
+/**
+ * Save atomically: write `PATH.tmp-<pid>-<ms>` (and its data file), then rename. The input file is
+ * never touched, an error leaves no half-written output behind, and stale temp files of killed runs
+ * in the folder are removed first.
+ */
+export function saveModel(model: Model, path: string, options: SaveOptions = {}): SaveResult {
+  const steps = saveSteps(model, path, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+const tick = () => new Promise<void>((done) => setTimeout(done, 0));
+
+/**
+ * saveModel that lets signals in between tensors and chunks: on SIGINT/SIGTERM during the save its
+ * temp files are removed and (when nothing else listens for the signal) the process exits 130/143.
+ */
+export async function saveModelAsync(
+  model: Model,
+  path: string,
+  options: SaveOptions = {},
+): Promise<SaveResult> {
+  installSignalCleanup();
+  try {
+    const steps = saveSteps(model, path, options);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+      await tick();
+    }
+  } finally {
+    // a signal that came during the last stretch is handled before the listeners go
+    await tick();
+    if (pendingTemps.size === 0) uninstallSignalCleanup();
   }
 }

@@ -47,3 +47,72 @@ export function concatChunks(chunks: readonly Uint8Array[]): Uint8Array {
 
 /** protobuf's hard limit for one message */
 export const PROTOBUF_LIMIT = 2 ** 31 - 1;
+
+/**
+ * The number of nodes in a serialized ModelProto's graph and every subgraph (If/Loop/Scan bodies),
+ * read from the wire without decoding anything else (about 0.25 s per million nodes), so a model too
+ * big to handle can be refused before it is decoded. Undefined when the bytes are not a well-formed
+ * message (the decoder then says what is wrong).
+ */
+export function countModelNodes(bytes: Uint8Array): number | undefined {
+  let p = 0;
+  let end = bytes.length;
+  let nodes = 0;
+  const varint = (): number => {
+    let v = 0;
+    let scale = 1;
+    for (;;) {
+      if (p >= end) throw new RangeError('truncated varint');
+      const b = bytes[p++]!;
+      v += (b & 127) * scale;
+      if (b < 128) return v;
+      scale *= 128;
+      if (scale > 2 ** 63) throw new RangeError('varint too long');
+    }
+  };
+  // walk the fields of the message in [p, end); `visit` gets each length-delimited field with p at
+  // its start and end at its end, and must leave p where it found it or at the field's end
+  const fields = (visit: (field: number, len: number) => void): void => {
+    while (p < end) {
+      const tag = varint();
+      const wire = tag & 7;
+      const field = tag >>> 3;
+      if (wire === 0) varint();
+      else if (wire === 1) p += 8;
+      else if (wire === 5) p += 4;
+      else if (wire === 2) {
+        const len = varint();
+        const stop = p + len;
+        if (stop > end) throw new RangeError('field past the end');
+        visit(field, len);
+        p = stop;
+      } else throw new RangeError(`wire type ${wire}`);
+      if (p > end) throw new RangeError('field past the end');
+    }
+  };
+  const inside = (len: number, visit: (field: number, len: number) => void): void => {
+    const outer = end;
+    end = p + len;
+    fields(visit);
+    end = outer;
+  };
+  const attribute = (field: number, len: number): void => {
+    if (field === 6 || field === 11) inside(len, graph); // AttributeProto.g / .graphs
+  };
+  const node = (field: number, len: number): void => {
+    if (field === 5) inside(len, attribute); // NodeProto.attribute
+  };
+  const graph = (field: number, len: number): void => {
+    if (field !== 1) return; // GraphProto.node
+    nodes++;
+    inside(len, node);
+  };
+  try {
+    fields((field, len) => {
+      if (field === 7) inside(len, graph); // ModelProto.graph
+    });
+    return nodes;
+  } catch {
+    return undefined;
+  }
+}

@@ -105,19 +105,38 @@ function hasSideEffects(n: Node): boolean {
   return n.domain !== '' && n.domain !== 'ai.onnx' && n.domain !== 'com.microsoft';
 }
 
-function globToRegExp(glob: string): RegExp {
-  const re = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${re}$`);
+/**
+ * Whether `name` matches `glob` (`*` any run of characters, `?` one character, anything else
+ * literal). Linear in practice and O(|glob| × |name|) at worst: one backtrack point (the last `*`)
+ * instead of a backtracking regular expression, so `a*a*a*a*a*a*a*a*b` against a long name is instant.
+ */
+export function globMatch(glob: string, name: string): boolean {
+  let g = 0;
+  let n = 0;
+  let star = -1; // position in glob just after the last `*` seen
+  let resume = 0; // position in name where that `*` would next stop
+  while (n < name.length) {
+    const c = glob[g];
+    if (c === '*') {
+      star = ++g;
+      resume = n;
+    } else if (c !== undefined && (c === '?' || c === name[n])) {
+      g++;
+      n++;
+    } else if (star >= 0) {
+      g = star;
+      n = ++resume;
+    } else return false;
+  }
+  while (glob[g] === '*') g++;
+  return g === glob.length;
 }
 
 /** A node matches when its op type equals a pattern or its name matches a pattern as a glob. */
 export function nodeMatcher(patterns: readonly string[] | undefined): (n: Node) => boolean {
   if (!patterns || patterns.length === 0) return () => true;
-  const res = patterns.map(globToRegExp);
-  return (n) => patterns.includes(n.opType) || res.some((r) => r.test(n.name));
+  const list = [...patterns];
+  return (n) => list.includes(n.opType) || list.some((p) => globMatch(p, n.name));
 }
 
 /** A new float32 initializer (weights may be shared, so passes never edit one in place). */

@@ -39,6 +39,9 @@ interface Located {
   line(path: (string | number)[]): number | undefined;
 }
 
+/** A recipe needs few YAML aliases; a small cap stops alias bombs early (yaml's default is 100). */
+const MAX_ALIASES = 32;
+
 function locate(text: string, source: string): { data: unknown; where: Located } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true });
@@ -48,8 +51,21 @@ function locate(text: string, source: string): { data: unknown; where: Located }
     const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
     throw new EdgefitError('BAD_ARGUMENT', `${source} line ${line}: ${what}`, 'fix the YAML/JSON syntax');
   }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (e) {
+    // yaml throws a ReferenceError when aliases expand past the count (a "billion laughs" bomb)
+    if (e instanceof ReferenceError && /alias/i.test(e.message))
+      throw new EdgefitError(
+        'BAD_ARGUMENT',
+        `${source}: its YAML aliases expand too much (more than ${MAX_ALIASES} alias uses)`,
+        'write the recipe out without anchors and aliases (*name)',
+      );
+    throw e;
+  }
   return {
-    data: doc.toJS(),
+    data,
     where: {
       line(path) {
         let node: unknown = doc.contents;

@@ -303,11 +303,24 @@ describe('decodeNpz errors', () => {
   it('rejects an entry whose declared size no deflate stream could produce', () => {
     const file = fixture('dataset-compressed.npz').slice();
     const view = new DataView(file.buffer);
-    // the first central directory header (PK\1\2) holds the uncompressed size at offset 24
+    // the first central directory header (PK\1\2) holds the uncompressed size at offset 24, the
+    // first local header (PK\3\4) at offset 22: forged in both, the sizes agree but are impossible
     let at = 0;
     while (view.getUint32(at, true) !== 0x02014b50) at++;
     view.setUint32(at + 24, 0xf0000000, true);
+    view.setUint32(22, 0xf0000000, true);
     expect(badData(() => decodeNpz(file)).message).toMatch(/claims 4026531840 bytes from/);
+  });
+
+  it('rejects an entry whose local and central headers disagree on its size', () => {
+    const file = fixture('dataset-compressed.npz').slice();
+    const view = new DataView(file.buffer);
+    let at = 0;
+    while (view.getUint32(at, true) !== 0x02014b50) at++;
+    view.setUint32(at + 24, 100_000, true);
+    expect(badData(() => decodeNpz(file)).message).toMatch(
+      /entry 'input\.npy': the local header says 192 bytes \(117 compressed\), the central directory 100000/,
+    );
   });
 
   it('names the entry when an array inside is broken', () => {
