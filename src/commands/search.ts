@@ -13,7 +13,7 @@ import { constantOf } from '../passes/util.js';
 import { runPasses } from '../pipeline/pass-manager.js';
 import type { Host } from '../pipeline/transform.js';
 import { SCHEMA_VERSION, type SearchReport, type WeightHistogram } from '../report/schema.js';
-import { type EvalCache, LocalEvaluator } from '../search/evaluator.js';
+import { type EvalCache, type Evaluator, evaluatorId, LocalEvaluator } from '../search/evaluator.js';
 import { runSearch } from '../search/search.js';
 import { layersOf, recipeOf } from '../search/space.js';
 import { dataShape, inputOption, jsonOption, seedOption, shapeOption } from './options.js';
@@ -21,49 +21,62 @@ import { resolveInputValues, resolveShapes } from './shapes.js';
 import type { Sizer } from './transform.js';
 import { parseBudget } from './units.js';
 
-export const searchOptions = z.object({
-  output: z.string().min(1).describe('where to write the chosen model (never the input)'),
-  force: z.boolean().default(false).describe('overwrite an existing output file'),
-  data: z.string().min(1).describe('evaluation data with labels (.npz, .npy, IDX, image folder)'),
-  calib: z
-    .string()
-    .optional()
-    .describe('calibration data for GPTQ and static int8 candidates (default: the --data)'),
-  maxDrop: z
-    .number()
-    .min(0)
-    .max(100)
-    .describe('accuracy budget: points of top-1 (or of agreement) the result may lose'),
-  objective: z.enum(['size', 'latency', 'macs', 'energy']).default('size').describe('what to minimize'),
-  metric: z
-    .enum(['top1', 'agreement'])
-    .optional()
-    .describe(
-      'top1 needs labels; agreement measures fidelity to the input model (default: top1 when the data has labels)',
-    ),
-  budget: z
-    .string()
-    .optional()
-    .describe('device budget the file and activations must fit, e.g. flash=256KB,ram=64KB'),
-  timeBudget: z
-    .number()
-    .gt(0)
-    .max(24 * 60)
-    .default(15)
-    .describe('minutes before the search stops proposing'),
-  maxEvaluations: z.number().int().min(2).max(100_000).default(400).describe('candidates measured at most'),
-  cache: z
-    .string()
-    .default('.edgefit-cache')
-    .describe('folder of cached evaluations (a rerun skips what it measured)'),
-  report: z.string().optional().describe('also write the HTML report here'),
-  minElements: z.number().int().min(0).default(1024).describe('layers with fewer weights are left alone'),
-  shape: shapeOption,
-  input: inputOption,
-  seed: seedOption,
-  ...dataShape,
-  json: jsonOption,
-}).describe('find the best combination of every technique within an accuracy budget; always reports the measured Pareto front');
+export const searchOptions = z
+  .object({
+    output: z.string().min(1).describe('where to write the chosen model (never the input)'),
+    force: z.boolean().default(false).describe('overwrite an existing output file'),
+    data: z.string().min(1).describe('evaluation data with labels (.npz, .npy, IDX, image folder)'),
+    calib: z
+      .string()
+      .optional()
+      .describe('calibration data for GPTQ and static int8 candidates (default: the --data)'),
+    maxDrop: z
+      .number()
+      .min(0)
+      .max(100)
+      .describe('accuracy budget: points of top-1 (or of agreement) the result may lose'),
+    objective: z.enum(['size', 'latency', 'macs', 'energy']).default('size').describe('what to minimize'),
+    metric: z
+      .enum(['top1', 'agreement'])
+      .optional()
+      .describe(
+        'top1 needs labels; agreement measures fidelity to the input model (default: top1 when the data has labels)',
+      ),
+    budget: z
+      .string()
+      .optional()
+      .describe('device budget the file and activations must fit, e.g. flash=256KB,ram=64KB'),
+    timeBudget: z
+      .number()
+      .gt(0)
+      .max(24 * 60)
+      .default(15)
+      .describe('minutes before the search stops proposing'),
+    maxEvaluations: z.number().int().min(2).max(100_000).default(400).describe('candidates measured at most'),
+    workers: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(2)
+      .describe(
+        'evaluations measured at once (worker threads; the latency objective measures one at a time)',
+      ),
+    cache: z
+      .string()
+      .default('.edgefit-cache')
+      .describe('folder of cached evaluations (a rerun skips what it measured)'),
+    report: z.string().optional().describe('also write the HTML report here'),
+    minElements: z.number().int().min(0).default(1024).describe('layers with fewer weights are left alone'),
+    shape: shapeOption,
+    input: inputOption,
+    seed: seedOption,
+    ...dataShape,
+    json: jsonOption,
+  })
+  .describe(
+    'find the best combination of every technique within an accuracy budget; always reports the measured Pareto front',
+  );
 
 export type SearchOptions = z.input<typeof searchOptions>;
 
@@ -109,6 +122,11 @@ export interface SearchEnv extends Host {
   evalData: Dataset;
   calibration?: Dataset | undefined;
   name: string;
+  /**
+   * An evaluator measuring on several cores (Node: worker threads), given the evaluator id its
+   * cache keys must use and whether the metric is agreement; absent = measure in this thread
+   */
+  parallel?: (id: string, agreement: boolean) => (Evaluator & { close(): Promise<void> }) | undefined;
 }
 
 export async function searchCore(
@@ -144,7 +162,7 @@ export async function searchCore(
           ...resolveInputValues(model, o.input),
         }
       : undefined;
-  const evaluator = new LocalEvaluator({
+  const local = new LocalEvaluator({
     runtime: env.runtime,
     model,
     modelBytes,
@@ -156,6 +174,14 @@ export async function searchCore(
     ...(latencyFeeds ? { latencyFeeds } : {}),
     seed: o.seed,
   });
+  const pool =
+    o.objective === 'latency'
+      ? undefined
+      : env.parallel?.(
+          evaluatorId({ evalData, calibration: env.calibration, latency: false, seed: o.seed }),
+          metric === 'agreement',
+        );
+  const evaluator = pool ?? local;
   const outcome = await runSearch(layers, evaluator, {
     objective: o.objective,
     maxDropPt: o.maxDrop,
@@ -164,7 +190,7 @@ export async function searchCore(
     maxEvaluations: o.maxEvaluations,
     budget,
     progress: env.progress,
-  });
+  }).finally(() => pool?.close());
   for (const w of outcome.warnings) env.log?.warn(w);
   const { model: chosen } = await runPasses(
     cloneModel(model),

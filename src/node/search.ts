@@ -13,6 +13,7 @@ import { nodeRuntime } from '../runtime/node.js';
 import type { EvalCache } from '../search/evaluator.js';
 import type { Hooks } from './commands.js';
 import { openDataset } from './data-files.js';
+import { PoolEvaluator } from './eval-pool.js';
 import { checkOutput, fileCounts } from './files.js';
 import { loadModel, saveModel } from './model-io.js';
 import { writeReportHtml } from './report.js';
@@ -51,14 +52,23 @@ export async function search(model: string, options: SearchOptions, hooks?: Hook
   const evalData = await openDataset(m, o.data, dopts);
   const calibration = o.calib ? await openDataset(m, o.calib, dopts) : evalData;
   // the input as one byte string (external data inlined): the cache key and the agreement reference
-  const { report, model: chosen } = await searchCore(m, encodeModel(m), o, {
+  const modelBytes = encodeModel(m);
+  const cache = folderCache(o.cache);
+  const { report, model: chosen } = await searchCore(m, modelBytes, o, {
     runtime: nodeRuntime,
     ...hooks,
     sizer: transportSizes,
-    cache: folderCache(o.cache),
+    cache,
     evalData,
     calibration,
     name: model,
+    parallel: (id, agreement) =>
+      new PoolEvaluator(
+        id,
+        { modelBytes, data: o.data, calib: o.calib ?? o.data, dataOptions: dopts, agreement, seed: o.seed },
+        cache,
+        o.workers,
+      ),
   });
   const saved = saveModel(chosen, o.output, { force: o.force });
   const recipePath = `${o.output}.recipe.yaml`;

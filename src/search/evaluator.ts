@@ -75,6 +75,22 @@ export interface LocalEvaluatorOptions {
   seed: number;
 }
 
+/** What an evaluator measures, as a cache-key part: the same data, metric, latency and seed. */
+export function evaluatorId(o: {
+  evalData: Dataset;
+  calibration?: Dataset | undefined;
+  latency: boolean;
+  seed: number;
+}): string {
+  const metric = o.evalData.labels ? 'top1' : 'agreement';
+  return `${o.evalData.source}:${o.evalData.size}:${metric}:${o.latency ? 'lat' : ''}:${o.calibration?.source ?? ''}:${o.seed}`;
+}
+
+/** The cache key of one evaluation: model bytes + recipe + evaluator. */
+export function evaluationKey(modelHash: string, recipe: RecipeStep[], id: string): string {
+  return contentHash([modelHash, JSON.stringify(recipeToJson(recipe)), id]);
+}
+
 export class LocalEvaluator implements Evaluator {
   readonly id: string;
   private readonly modelHash: string;
@@ -82,8 +98,7 @@ export class LocalEvaluator implements Evaluator {
 
   constructor(private readonly o: LocalEvaluatorOptions) {
     this.modelHash = contentHash([o.modelBytes]);
-    const labels = o.evalData.labels ? 'top1' : 'agreement';
-    this.id = `${o.evalData.source}:${o.evalData.size}:${labels}:${o.latency ? 'lat' : ''}:${o.calibration?.source ?? ''}:${o.seed}`;
+    this.id = evaluatorId(o);
   }
 
   async evaluate(recipes: RecipeStep[][]): Promise<Measured[]> {
@@ -93,7 +108,7 @@ export class LocalEvaluator implements Evaluator {
   }
 
   private async one(recipe: RecipeStep[]): Promise<Measured> {
-    const key = contentHash([this.modelHash, JSON.stringify(recipeToJson(recipe)), this.id]);
+    const key = evaluationKey(this.modelHash, recipe, this.id);
     const hit = await this.o.cache.get(key);
     if (hit) return { metrics: JSON.parse(hit) as Measured['metrics'], cached: true };
     const { model } = await runPasses(cloneModel(this.o.model), recipe, {

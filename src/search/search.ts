@@ -113,10 +113,12 @@ export async function runSearch(
     neighbours(layers, choice, quants).map((c) => ({ choice: c, origin: 'local move', parent: seed.id }));
   const task = s.progress?.start('search: candidates', s.maxEvaluations);
 
-  async function measure(batch: { choice: Choice; origin: string; parent?: string }[]): Promise<Candidate[]> {
+  async function measure(
+    batch: { choice: Choice; origin: string; parent?: string }[],
+  ): Promise<(Candidate | undefined)[]> {
     const fresh = batch.filter((b) => !seen.has(key(b.choice)));
     const unique = [...new Map(fresh.map((b) => [key(b.choice), b])).values()];
-    if (!unique.length || out()) return batch.map((b) => seen.get(key(b.choice))!).filter(Boolean);
+    if (!unique.length || out()) return batch.map((b) => seen.get(key(b.choice)));
     const recipes = unique.map((b) => recipeOf(b.choice, { calibration: s.calibration }));
     const results = await evaluator.evaluate(recipes);
     unique.forEach((b, i) => {
@@ -145,7 +147,7 @@ export async function runSearch(
       choices.set(c.id, b.choice);
     });
     task?.update(total);
-    return batch.map((b) => seen.get(key(b.choice))!).filter(Boolean);
+    return batch.map((b) => seen.get(key(b.choice)));
   }
 
   // 1. baseline
@@ -157,44 +159,61 @@ export async function runSearch(
   // 2. sensitivity, one change at a time
   const sensitivity: SensitivityRow[] = [];
   const single = new Map<string, { drop: number; obj: number }>();
-  for (const q of quantChoices(s.objective, s.calibration).filter((q) => q !== 'none')) {
-    const [c] = await measure([{ choice: { layers: {}, quant: q }, origin: 'sensitivity' }]);
-    if (!c) continue;
+  const alone = quantChoices(s.objective, s.calibration).filter((q) => q !== 'none');
+  const qs = await measure(alone.map((q) => ({ choice: { layers: {}, quant: q }, origin: 'sensitivity' })));
+  alone.forEach((q, i) => {
+    const c = qs[i];
+    if (!c) return;
     sensitivity.push({
       layer: '(all)',
       op: '',
       technique: q,
       setting: q,
       dropPt: c.metrics.dropPt,
-      bytesSaved: baseline.brotliBytes - c.metrics.brotliBytes,
+      bytesSaved: baseline!.brotliBytes - c.metrics.brotliBytes,
     });
     single.set(`q:${q}`, { drop: c.metrics.dropPt, obj: objectiveOf(c.metrics, s.objective) });
-  }
-  // every other setting (the refinement visits the ones between), and at most half the evaluations
+  });
+  // every other setting (the refinement visits the ones between), and at most half the evaluations;
+  // measured in waves — the k-th setting of every layer and family still going — so an Evaluator
+  // with several workers measures a wave at once
   const sensitivityEnd = Math.max(total + 1, Math.floor(s.maxEvaluations / 2));
-  for (const layer of layers)
-    for (const family of ['lowrank', 'cluster', 'prune'] as Family[]) {
-      for (const st of layer.settings.filter((x) => x.family === family).filter((_, i) => i % 2 === 0)) {
-        if (total >= sensitivityEnd) break;
-        const [c] = await measure([
-          { choice: { layers: { [layer.name]: st }, quant: 'none' }, origin: 'sensitivity' },
-        ]);
-        if (!c) break;
-        sensitivity.push({
-          layer: layer.name,
-          op: layer.op,
-          technique: family,
-          setting: settingLabel(st),
-          dropPt: c.metrics.dropPt,
-          bytesSaved: baseline.brotliBytes - c.metrics.brotliBytes,
-        });
-        single.set(`${layer.name}:${family}:${st.value}`, {
-          drop: c.metrics.dropPt,
-          obj: objectiveOf(c.metrics, s.objective),
-        });
-        if (c.metrics.dropPt > 3 * Math.max(s.maxDropPt, 0.1)) break;
-      }
-    }
+  const tracks = layers.flatMap((layer) =>
+    (['lowrank', 'cluster', 'prune'] as Family[]).map((family) => ({
+      layer,
+      family,
+      settings: layer.settings.filter((x) => x.family === family).filter((_, i) => i % 2 === 0),
+      stopped: false,
+    })),
+  );
+  for (let k = 0; total < sensitivityEnd; k++) {
+    const wave = tracks.filter((t) => !t.stopped && t.settings[k]).slice(0, sensitivityEnd - total);
+    if (!wave.length) break;
+    const measured = await measure(
+      wave.map((t) => ({
+        choice: { layers: { [t.layer.name]: t.settings[k]! }, quant: 'none' },
+        origin: 'sensitivity',
+      })),
+    );
+    wave.forEach((t, w) => {
+      const c = measured[w];
+      const st = t.settings[k]!;
+      if (!c) return void (t.stopped = true);
+      sensitivity.push({
+        layer: t.layer.name,
+        op: t.layer.op,
+        technique: t.family,
+        setting: settingLabel(st),
+        dropPt: c.metrics.dropPt,
+        bytesSaved: baseline!.brotliBytes - c.metrics.brotliBytes,
+      });
+      single.set(`${t.layer.name}:${t.family}:${st.value}`, {
+        drop: c.metrics.dropPt,
+        obj: objectiveOf(c.metrics, s.objective),
+      });
+      if (c.metrics.dropPt > 3 * Math.max(s.maxDropPt, 0.1)) t.stopped = true;
+    });
+  }
 
   // 3. Lagrangian allocation per quantization step
   const proposals: { choice: Choice; origin: string }[] = [];
