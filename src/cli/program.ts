@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { compareCommand } from './commands/compare.js';
 import { evalCommand } from './commands/eval.js';
+import { finetuneCommand } from './commands/finetune.js';
 import { inspectCommand } from './commands/inspect.js';
 import { passesCommand } from './commands/passes.js';
 import { reportCommand } from './commands/report.js';
@@ -21,6 +22,7 @@ export const COMMANDS: CommandSpec<never, unknown>[] = [
   benchCommand,
   compareCommand,
   ...TRANSFORM_COMMANDS,
+  finetuneCommand,
   searchCommand,
   passesCommand,
   reportCommand,

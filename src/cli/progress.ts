@@ -16,7 +16,7 @@ export function progressSink(stream: NodeJS.WriteStream = process.stderr): Progr
       let last = -1;
       let drawn = false;
       return {
-        update(done) {
+        update(done, note) {
           if (!tty || total <= 0) return;
           const pct = Math.floor((100 * done) / total);
           const elapsed = performance.now() - t0;
@@ -27,7 +27,7 @@ export function progressSink(stream: NodeJS.WriteStream = process.stderr): Progr
           const fill = Math.round((width * Math.min(done, total)) / total);
           const left = done > 0 ? (elapsed * (total - done)) / done : 0;
           stream.write(
-            `\r${label} [${'#'.repeat(fill)}${' '.repeat(width - fill)}] ${pct}% ${done}/${total} ETA ${eta(left)}`,
+            `\r${label} [${'#'.repeat(fill)}${' '.repeat(width - fill)}] ${pct}% ${done}/${total} ETA ${eta(left)}${note ? ` ${note}` : ''}\x1b[K`,
           );
         },
         done() {

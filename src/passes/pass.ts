@@ -20,7 +20,8 @@ export interface Logger {
 
 /** Progress of long steps (calibration, GPTQ, searches); the CLI draws it on a terminal. */
 export interface ProgressTask {
-  update(done: number): void;
+  /** `note`: a short running figure drawn beside the bar (fine-tuning's loss) */
+  update(done: number, note?: string): void;
   done(): void;
 }
 

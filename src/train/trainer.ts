@@ -168,6 +168,7 @@ export async function trainModel(
     let [lossSum, hits, seen, count] = [0, 0, 0, 0];
     const logEvery = options.logEvery ?? Math.max(1, Math.round(total / 50));
     let done = 0;
+    let runningLoss: number | undefined;
     const validate = async () =>
       extra.val ? accuracyOf(host.runtime, exportTrained(model, step, state), extra.val) : undefined;
     for (let epoch = 0; done < total; epoch++) {
@@ -203,7 +204,8 @@ export async function trainModel(
         }
         done++;
         times.push(performance.now() - ts);
-        progress?.update(done);
+        runningLoss = runningLoss === undefined ? loss : 0.98 * runningLoss + 0.02 * loss;
+        progress?.update(done, `loss ${runningLoss.toFixed(4)}`);
         if (done % logEvery === 0 || done === total) {
           const point: CurvePoint = { step: done, loss: lossSum / count };
           if (seen) point.trainAccuracy = hits / seen;
