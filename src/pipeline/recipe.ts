@@ -122,7 +122,7 @@ export function parseRecipe(text: string, source = 'recipe'): RecipeStep[] {
         where.line([...at, 'pass']),
         [...at, 'pass'].join('.'),
         `unknown pass "${s.pass}"`,
-        `known passes: ${PASSES.map((p) => p.id).join(', ')}`,
+        `known passes (edgefit passes lists them): ${PASSES.map((p) => p.id).join(', ')}`,
       );
     const opts = pass.options.safeParse(s.options ?? {});
     if (!opts.success) {
@@ -133,7 +133,7 @@ export function parseRecipe(text: string, source = 'recipe'): RecipeStep[] {
         where.line(path),
         path.join('.'),
         issue.message,
-        `see the options of ${pass.id} (edgefit optimize --help)`,
+        `see the options of ${pass.id}: edgefit passes`,
       );
     }
     const nodes = s.nodes === undefined ? undefined : Array.isArray(s.nodes) ? s.nodes : [s.nodes];
