@@ -4,7 +4,7 @@
 
 import type { Model, Node } from '../ir/graph.js';
 import { DataType } from '../onnx/dtype.js';
-import { constantOf } from './util.js';
+import { constantOf, nodeMatcher } from './util.js';
 
 /** Ops whose presence means the model is already quantized or clustered. */
 const QUANTIZED = new Set([
@@ -105,4 +105,18 @@ export function weightOnlyNothing(
     },
     'quantized',
   );
+}
+
+/** "<id>: --exclude P matches no node" for each exclude pattern that names nothing in the model. */
+export function unmatchedExcludes(id: string, model: Model, patterns: readonly string[]): string[] {
+  const nodes = [...model.graph.allNodes()];
+  return patterns
+    .filter((p) => {
+      const m = nodeMatcher([p]);
+      return !nodes.some(m);
+    })
+    .map(
+      (p) =>
+        `${id}: --exclude ${p} matches no node (names are node names or globs, or op types; see edgefit inspect)`,
+    );
 }

@@ -267,6 +267,19 @@ describe('a technique that changes nothing says why, once', () => {
       expect(mine[0]).toMatch(want);
     });
 
+  it('--exclude naming no node says so (it was ignored)', async () => {
+    for (const id of ['quantize-dynamic-int8', 'quantize-fp16']) {
+      const r = await transformModel(
+        convNet(),
+        { steps: [step(id, { exclude: ['NoSuchNode', 'Conv'] })] },
+        { runtime: nodeRuntime },
+      );
+      expect(r.warnings.filter((w) => w.includes('--exclude'))).toEqual([
+        `${id}: --exclude NoSuchNode matches no node (names are node names or globs, or op types; see edgefit inspect)`,
+      ]);
+    }
+  });
+
   it('cluster, prune and decompose on a quantized model say it is quantized', async () => {
     const m = newModel({ '': 13 });
     const b = new GraphBuilder(m.graph);

@@ -23,6 +23,7 @@ import { quantizeWeight, RANGES } from '../../kernels/quant.js';
 import { DataType } from '../../onnx/dtype.js';
 import { foldGrowing } from '../cleanup/fold-constants.js';
 import { definePass, type PassContext } from '../pass.js';
+import { unmatchedExcludes } from '../reasons.js';
 import { constantOf, nodeMatcher, replaceValue } from '../util.js';
 import { upgradeBlocker, upgradeOpset } from './opset.js';
 import { assertNotQuantized } from './qdq.js';
@@ -65,6 +66,7 @@ export const quantizeDynamicInt8 = definePass({
     inferShapes(model, { defaultDim: null, write: true });
     await foldLstmWeights(model, ctx);
     const excluded = o.exclude.length ? nodeMatcher(o.exclude) : () => false;
+    for (const w of unmatchedExcludes('quantize-dynamic-int8', model, o.exclude)) ctx.log.warn(w);
     const g = model.graph;
     const b = new GraphBuilder(g);
     const left = leftFloat(model, o, excluded, (n) => ctx.selects(n));

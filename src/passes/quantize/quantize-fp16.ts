@@ -47,6 +47,7 @@ import { z } from 'zod';
 import { EdgefitError } from '../../errors.js';
 import { modelCounts } from '../../ir/stats.js';
 import { definePass, type PassResult } from '../pass.js';
+import { unmatchedExcludes } from '../reasons.js';
 import { convertGraph } from './fp16-graph.js';
 import { type Tally, words } from './fp16-rules.js';
 import { convertWeights } from './fp16-weights.js';
@@ -106,6 +107,7 @@ export const quantizeFp16 = definePass({
   options,
   searchSpace: { mode: ['weights', 'graph'] },
   apply(model, options, ctx): PassResult {
+    for (const w of unmatchedExcludes('quantize-fp16', model, options.exclude)) ctx.log.warn(w);
     const opset = model.opset('') ?? 0;
     if (opset < 6)
       throw new EdgefitError(

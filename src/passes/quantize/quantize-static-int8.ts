@@ -37,6 +37,7 @@ import {
 } from '../../kernels/quant.js';
 import { DataType } from '../../onnx/dtype.js';
 import { definePass, type PassContext } from '../pass.js';
+import { unmatchedExcludes } from '../reasons.js';
 import { constantOf, replaceValue } from '../util.js';
 import { biasCorrection } from './bias-correction.js';
 import { upgradeBlocker, upgradeOpset } from './opset.js';
@@ -104,6 +105,7 @@ export const quantizeStaticInt8 = definePass({
       );
     assertNotQuantized(model.graph.allNodes());
     inferShapes(model, { defaultDim: null, write: true });
+    for (const w of unmatchedExcludes('quantize-static-int8', model, options.exclude)) ctx.log.warn(w);
     const graph = model.graph;
     let p = plan(graph, options, ctx);
     if (p.targets.size === 0) {
