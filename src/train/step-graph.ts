@@ -43,7 +43,7 @@ export interface TrainedTensor {
   /** the initializer's name in the original model */
   name: string;
   dims: number[];
-  /** the step graph's input and output for it */
+  /** the step graph's input for it, and its output: the updated value (or the gradient, with `gradients`) */
   input: string;
   output: string;
   /** the integer grid of a weight trained as float and quantized back on export (train/quantized.ts) */
@@ -81,6 +81,8 @@ export interface StepGraphOptions {
   keepMasks?: boolean;
   /** the NCHWc block size when the graph will get blocked convolutions (train/nchwc.ts) */
   block?: number | undefined;
+  /** output each trained tensor's gradient instead of its update (no optimizer; for checking) */
+  gradients?: boolean;
 }
 
 /** The fixed shapes of the data inputs at batch `batch` (rule 3). */
@@ -214,13 +216,19 @@ export function buildStepGraph(source: Model, options: StepGraphOptions): StepGr
     block: options.block,
   });
 
-  const scalars = scalarInputs(ctx, options.optimizer);
+  const scalars = options.gradients ? {} : scalarInputs(ctx, options.optimizer);
   const states: StepGraph['states'] = [];
   const outputs: Value[] = [head.loss, logits];
   for (const [k, w] of wrt.entries()) {
     const grad = grads.get(w);
     const t = trained[k]!;
     if (!grad) throw new Error(`no gradient reached ${t.name}`);
+    if (options.gradients) {
+      const out = b.op('Identity', [grad], {}, { name: `${t.input}.grad` });
+      t.output = out.name;
+      outputs.push(out);
+      continue;
+    }
     const upd = appendUpdate(ctx, options.optimizer, scalars, w, t.dims, grad, masks.get(w));
     const next = b.op('Identity', [upd.next], {}, { name: `${t.input}.next` });
     t.output = next.name;

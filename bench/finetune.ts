@@ -1,0 +1,234 @@
+// Issue 11's figures for fine-tuning, on Fashion-MNIST (Debian's IDX files):
+//  (a) one training step (SGD momentum, cross-entropy, batch 64, 1 thread) of the CNN fixtures in ONNX
+//      Runtime vs PyTorch's CPU step on the same network (bench/torch_reference.py rebuilds it from the
+//      ONNX weights), side by side: the two alternate in rounds, wall time and process CPU time per step
+//  (c) the whole-model gradient of the ResNet fixture (cnn-residual) vs PyTorch autograd, max relative
+//      error per tensor (max |ours - torch| / max |torch|)
+//  (b) the MLP at 90% unstructured sparsity (edgefit prune), fine-tuned with its masks kept: top-1 on
+//      the 10k test set beside the dense original, in a child process whose peak RSS is the training's
+//
+//   npx tsx bench/finetune.ts [--rounds 8] [--models cnn-residual,cnn-wide] [--epochs 5]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { decodeNpz, encodeNpz } from '../src/data/npz.js';
+import type { HostTensor } from '../src/ir/host-tensor.js';
+import { encodeModel } from '../src/ir/serialize.js';
+import { finetune, loadModel, nodeRuntime, openDataset, prune } from '../src/node.js';
+import { nchwcBlockSize, toNchwc } from '../src/train/nchwc.js';
+import { optimizerScalars } from '../src/train/optimizer.js';
+import { buildStepGraph, type StepGraph } from '../src/train/step-graph.js';
+import { accuracyOf, initialState } from '../src/train/trainer.js';
+import { FASHION_MNIST, fashionMnistTest } from './fashion-mnist.js';
+import { peakRss, runChild } from './measure.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1]! : fallback;
+};
+const FIXTURES = 'test/fixtures/models';
+const PYTHON = '/usr/bin/python3';
+const TORCH = 'bench/torch_reference.py';
+const B = 64;
+const TRAIN = {
+  data: `${FASHION_MNIST}/train-images-idx3-ubyte.gz`,
+  labels: `${FASHION_MNIST}/train-labels-idx1-ubyte.gz`,
+  scale: 0.00392156862745098,
+  mean: [0.286],
+  std: [0.353],
+};
+
+const median = (x: number[]) => [...x].sort((a, b) => a - b)[x.length >> 1]!;
+
+/** The first 64 training images and labels, as feeds and as an .npz for the torch side. */
+async function firstBatch(
+  path: string,
+  dir: string,
+): Promise<{ x: HostTensor; labels: BigInt64Array; npz: string }> {
+  const data = await openDataset(loadModel(path), TRAIN.data, { ...TRAIN, limit: B });
+  const x = Object.values(data.slice(0, B))[0]!;
+  const labels = BigInt64Array.from(data.labels!, (v) => BigInt(v));
+  const npz = join(dir, 'batch.npz');
+  writeFileSync(
+    npz,
+    encodeNpz({
+      x: { dtype: 'float32', shape: x.dims, data: x.data as Float32Array },
+      labels: { dtype: 'int64', shape: [B], data: labels },
+    }),
+  );
+  return { x, labels, npz };
+}
+
+async function stepSession(path: string, gradients: boolean) {
+  const block = await nchwcBlockSize(nodeRuntime);
+  const step = buildStepGraph(loadModel(path), {
+    batch: B,
+    loss: { kind: 'ce' },
+    optimizer: { kind: 'sgd', momentum: 0.9 },
+    block,
+    gradients,
+  });
+  if (block) toNchwc(step.model, block);
+  const session = await nodeRuntime.createSession(encodeModel(step.model), { threads: 1 });
+  return { step, session, block };
+}
+
+function feedsOf(step: StepGraph, batch: { x: HostTensor; labels: BigInt64Array }, withScalars: boolean) {
+  const feeds: Record<string, HostTensor> = { [step.dataInputs[0]!.name]: batch.x };
+  feeds[step.labels!] = { dtype: 7, dims: [B], data: batch.labels };
+  if (withScalars)
+    for (const [k, v] of Object.entries(optimizerScalars({ kind: 'sgd' }, 1, 0.01)))
+      feeds[k] = { dtype: 1, dims: [], data: Float32Array.of(v) };
+  for (const [k, v] of initialState(step)) feeds[k] = v;
+  return feeds;
+}
+
+/** (a) ORT step vs torch step, alternating rounds of `per` steps each. */
+async function speed(name: string, dir: string, rounds: number) {
+  const path = `${FIXTURES}/${name}.onnx`;
+  const batch = await firstBatch(path, dir);
+  const { step, session, block } = await stepSession(path, false);
+  const feeds = feedsOf(step, batch, true);
+  const py = spawn(PYTHON, [TORCH, 'serve', path, batch.npz, '--batch', String(B), '--threads', '1'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: py.stdout })[Symbol.asyncIterator]();
+  await lines.next();
+  const torch = async (k: number) => {
+    py.stdin.write(`${k}\n`);
+    return JSON.parse((await lines.next()).value as string) as { stepMs: number[]; cpuMs: number[] };
+  };
+  const ort = async (k: number) => {
+    const wall: number[] = [];
+    const cpu: number[] = [];
+    for (let i = 0; i < k; i++) {
+      const [t, c] = [performance.now(), process.cpuUsage()];
+      await session.run(feeds);
+      const d = process.cpuUsage(c);
+      wall.push(performance.now() - t);
+      cpu.push((d.user + d.system) / 1000);
+    }
+    return { stepMs: wall, cpuMs: cpu };
+  };
+  await torch(3);
+  await ort(3);
+  const o = { stepMs: [] as number[], cpuMs: [] as number[] };
+  const p = { stepMs: [] as number[], cpuMs: [] as number[] };
+  for (let r = 0; r < rounds; r++) {
+    const [a, b] = r % 2 ? [await torch(3), await ort(3)].reverse() : [await ort(3), await torch(3)];
+    o.stepMs.push(...a!.stepMs);
+    o.cpuMs.push(...a!.cpuMs);
+    p.stepMs.push(...b!.stepMs);
+    p.cpuMs.push(...b!.cpuMs);
+  }
+  py.stdin.write('\n');
+  await session.release();
+  const [ow, pw, oc, pc] = [median(o.stepMs), median(p.stepMs), median(o.cpuMs), median(p.cpuMs)];
+  console.log(
+    `(a) ${name}: one step, batch ${B}, 1 thread (${o.stepMs.length} steps each, alternating; NCHWc block ${block ?? 'none'})\n` +
+      `    ONNX Runtime  wall ${ow.toFixed(1)} ms (min ${Math.min(...o.stepMs).toFixed(1)})  cpu ${oc.toFixed(1)} ms\n` +
+      `    PyTorch 1.13  wall ${pw.toFixed(1)} ms (min ${Math.min(...p.stepMs).toFixed(1)})  cpu ${pc.toFixed(1)} ms\n` +
+      `    ratio ORT/PyTorch: wall ${(ow / pw).toFixed(2)}x, cpu ${(oc / pc).toFixed(2)}x (target <= 1.5x)`,
+  );
+  return { model: name, ortWallMs: ow, torchWallMs: pw, ortCpuMs: oc, torchCpuMs: pc };
+}
+
+/** (c) gradients of every trained tensor vs torch autograd on the same batch. */
+async function gradients(dir: string) {
+  const name = 'cnn-residual';
+  const path = `${FIXTURES}/${name}.onnx`;
+  const batch = await firstBatch(path, dir);
+  const { step, session } = await stepSession(path, true);
+  const out = await session.run(feedsOf(step, batch, false));
+  await session.release();
+  const ref = join(dir, 'grads.npz');
+  const r = spawn(PYTHON, [TORCH, 'grad', path, batch.npz, ref], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((res, rej) =>
+    r.on('exit', (c) => (c === 0 ? res(c) : rej(new Error(`torch grad: ${c}`)))),
+  );
+  const torch = decodeNpz(new Uint8Array(readFileSync(ref)), ref);
+  const rows: [string, number][] = [];
+  for (const t of step.trained) {
+    const ours = out[t.output]!.data as Float32Array;
+    const theirs = torch.get(t.name)!.data as Float32Array;
+    let diff = 0;
+    let scale = 0;
+    for (let i = 0; i < ours.length; i++) {
+      diff = Math.max(diff, Math.abs(ours[i]! - theirs[i]!));
+      scale = Math.max(scale, Math.abs(theirs[i]!));
+    }
+    rows.push([t.name, diff / scale]);
+  }
+  const worst = rows.reduce((a, b) => (b[1] > a[1] ? b : a));
+  const lossOrt = (out[step.loss]!.data as Float32Array)[0]!;
+  const lossTorch = Number((torch.get('loss')!.data as Float64Array)[0]);
+  console.log(
+    `(c) ${name}: gradient of the cross-entropy on ${B} training images, ${rows.length} tensors vs PyTorch autograd\n` +
+      `    loss ${lossOrt.toFixed(6)} (torch ${lossTorch.toFixed(6)}); max relative error ${worst[1].toExponential(2)} (${worst[0]}; target <= 1e-4)\n` +
+      rows.map(([n, e]) => `      ${e.toExponential(2)}  ${n}`).join('\n'),
+  );
+  return { maxRelError: worst[1], tensor: worst[0] };
+}
+
+/** (b), run in a child process: prune to 90%, fine-tune with masks, top-1 on the test set; peak RSS. */
+async function mlpChild(dir: string, epochs: number) {
+  const src = `${FIXTURES}/mlp-gemm.onnx`;
+  const pruned = join(dir, 'mlp-90.onnx');
+  const tuned = join(dir, 'mlp-90-ft.onnx');
+  await prune(src, { output: pruned, sparsity: 0.9 });
+  const before = peakRss().kib;
+  const r = await finetune(pruned, {
+    output: tuned,
+    ...TRAIN,
+    epochs,
+    lr: 2e-3,
+    optimizer: 'adamw',
+    seed: 0,
+  });
+  const rss = peakRss().kib;
+  const test = await fashionMnistTest(loadModel(src));
+  const acc = async (p: string) => accuracyOf(nodeRuntime, loadModel(p), test);
+  const zeros = loadModel(tuned)
+    .graph.initializers.filter((v) => v.initializer!.dims.length === 2)
+    .map((v) => v.initializer!.toFloat32().filter((x) => x === 0).length / v.initializer!.size);
+  const training = r.training as Record<string, number>;
+  console.log(
+    JSON.stringify({
+      dense: await acc(src),
+      pruned: await acc(pruned),
+      tuned: await acc(tuned),
+      zeros,
+      steps: training.steps,
+      seconds: training.seconds,
+      stepMs: training.stepMs,
+      rssBeforeMiB: before / 1024,
+      peakRssMiB: rss / 1024,
+    }),
+  );
+}
+
+async function main() {
+  if (args[0] === 'mlp') return mlpChild(args[1]!, Number(args[2]));
+  const dir = mkdtempSync(join(tmpdir(), 'edgefit-bench-ft-'));
+  try {
+    for (const m of flag('models', 'cnn-residual,cnn-wide').split(','))
+      await speed(m, dir, Number(flag('rounds', '8')));
+    await gradients(dir);
+    const epochs = Number(flag('epochs', '5'));
+    const b = runChild(import.meta.url, 'mlp', dir, String(epochs)) as Record<string, number & number[]>;
+    const drop = 100 * (b.dense - b.tuned);
+    console.log(
+      `(b) mlp-gemm at 90% unstructured sparsity, fine-tuned ${epochs} epochs (AdamW 2e-3 cosine, batch 64, masks kept), 10k test set\n` +
+        `    dense ${(100 * b.dense).toFixed(2)}%  pruned ${(100 * b.pruned).toFixed(2)}%  fine-tuned ${(100 * b.tuned).toFixed(2)}%  (${drop > 0 ? '-' : '+'}${Math.abs(drop).toFixed(2)} pt vs dense; target within 0.5 pt)\n` +
+        `    zeros kept per weight: ${b.zeros.map((z) => z.toFixed(3)).join(', ')}\n` +
+        `    ${b.steps} steps in ${b.seconds.toFixed(1)} s (${b.stepMs.toFixed(2)} ms/step); training peak RSS ${b.peakRssMiB.toFixed(0)} MiB (${b.rssBeforeMiB.toFixed(0)} MiB before training)`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
