@@ -11,7 +11,7 @@ const MODEL = 'test/fixtures/models/mlp-gemm.onnx';
 const DATA = 'test/fixtures/models/fmnist-calib.npz';
 const dir = mkdtempSync(join(tmpdir(), 'edgefit-search-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const base = { data: DATA, limit: 256, maxDrop: 1, maxEvaluations: 30, cache: join(dir, 'cache') };
+const base = { data: DATA, limit: 200, maxDrop: 1, maxEvaluations: 24, cache: join(dir, 'cache') };
 
 describe('edgefit search (MLP, size objective)', () => {
   it('finds a model within the budget, several times smaller, and writes it with its recipe', async () => {
@@ -26,7 +26,7 @@ describe('edgefit search (MLP, size objective)', () => {
     expect(r.sensitivity.length).toBeGreaterThan(5);
     expect(existsSync(`${out}.recipe.yaml`)).toBe(true);
     // the written model is what the search measured
-    const e = await evaluate(out, { data: DATA, limit: 256 });
+    const e = await evaluate(out, { data: DATA, limit: 200 });
     expect(e.top1).toBeCloseTo(r.chosen.metrics.accuracy, 9);
   });
 
@@ -43,7 +43,7 @@ describe('edgefit search (MLP, size objective)', () => {
   it('an impossible budget still returns the front and names the closest candidate', async () => {
     const r = await search(MODEL, {
       ...base,
-      maxEvaluations: 15,
+      maxEvaluations: 6,
       budget: 'flash=1KB',
       output: join(dir, 'x.onnx'),
     });
