@@ -6,14 +6,15 @@
 //  - sizes 1M and 10M, K = 16 and 256; three rounds alternate scikit-learn (seeds 0, 1, 2: its
 //    k-means++ start is random) and edgefit (deterministic); times are medians
 //  - scikit-learn runs in Debian's /usr/bin/python3 (sklearn 1.2.1, numpy 1.24) in a child process with
-//    OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (for the anchor only); only `fit` is timed
+//    OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (for the anchor only: bench/anchor.ts); only `fit` is
+//    timed
 //  - error: both codebooks scored by the same TypeScript loop (every value to its nearest centroid,
 //    squared error summed in float64); scikit-learn's best of three is the bar
-// Prints one line per case with both times, the speed-up, both errors and the error ratio
-// (edgefit / scikit-learn, <= 1 means edgefit's is lower or equal).
+// Prints one line per case with both wall times (and CPU times: scikit-learn's counts both of its
+// threads), the speed-up of the wall times, both errors and the error ratio (edgefit / scikit-learn,
+// <= 1 means edgefit's is lower or equal). Load on the machine shows as CPU time well below wall time.
 // Run: npx tsx bench/kmeans.ts [--synthetic] [--sizes 1000000,10000000] [--k 16,256]
 
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,33 +23,26 @@ import { kmeans1d } from '../src/kernels/kmeans1d.js';
 import { Rng } from '../src/kernels/random.js';
 import { loadModel } from '../src/node/model-io.js';
 import { DataType } from '../src/onnx/dtype.js';
+import { runAnchor } from './anchor.js';
 
 const ROUNDS = 3;
-const PYTHON = '/usr/bin/python3';
 
 const SKLEARN = `
-import json, sys, time
-import numpy as np
 from sklearn.cluster import KMeans
 import sklearn
 x = np.load(sys.argv[1]).reshape(-1, 1)
 k, seed = int(sys.argv[2]), int(sys.argv[3])
 km = KMeans(n_clusters=k, n_init=1, random_state=seed)
-t = time.perf_counter()
-km.fit(x)
-dt = time.perf_counter() - t
-try:
-    from threadpoolctl import threadpool_info
-    pools = [(p["internal_api"], p["num_threads"]) for p in threadpool_info()]
-except Exception:
-    pools = []
+_, dt, cpu = timed(lambda: km.fit(x))
 np.save(sys.argv[4], km.cluster_centers_.astype(np.float64).ravel())
-print(json.dumps({"seconds": dt, "inertia": float(km.inertia_), "iterations": int(km.n_iter_),
-                  "sklearn": sklearn.__version__, "numpy": np.__version__, "pools": pools}))
+print(json.dumps({"seconds": dt, "cpu": cpu, "inertia": float(km.inertia_), "iterations": int(km.n_iter_),
+                  "sklearn": sklearn.__version__, "numpy": np.__version__, "pools": pools()}))
 `;
 
 interface SkRun {
   seconds: number;
+  /** CPU seconds of all its threads */
+  cpu: number;
   inertia: number;
   iterations: number;
   sklearn: string;
@@ -140,17 +134,7 @@ function sklearnFit(
   seed: number,
 ): { run: SkRun; centers: Float64Array } {
   const out = join(dir, 'centers.npy');
-  const r = spawnSync(PYTHON, ['-c', SKLEARN, npy, String(k), String(seed), out], {
-    encoding: 'utf8',
-    env: Object.fromEntries(
-      Object.entries(process.env).filter(
-        ([key]) => key !== 'OPENBLAS_CORETYPE' && key !== 'OPENBLAS_L2_SIZE',
-      ),
-    ),
-    maxBuffer: 1 << 24,
-  });
-  if (r.status !== 0) throw new Error(`scikit-learn failed: ${r.stderr}`);
-  const run = JSON.parse(r.stdout.trim().split('\n').pop()!) as SkRun;
+  const run = runAnchor(SKLEARN, [npy, String(k), String(seed), out]) as SkRun;
   const bytes = readFileSync(out);
   // a float64 .npy written by np.save: 128-byte header for a 1-D array this small
   const headerLen = bytes.readUInt16LE(8) + 10;
@@ -180,6 +164,8 @@ function main(): void {
         writeFileSync(npy, encodeNpy({ dtype: 'float32', shape: [n], data: x }));
         for (const k of ks) {
           const skTimes: number[] = [];
+          const skCpu: number[] = [];
+          const efCpu: number[] = [];
           const skErr: number[] = [];
           const skIters: number[] = [];
           const efTimes: number[] = [];
@@ -192,11 +178,15 @@ function main(): void {
               `scikit-learn ${sk.run.sklearn}, numpy ${sk.run.numpy}, ` +
               `threads ${JSON.stringify(sk.run.pools)}`;
             skTimes.push(sk.run.seconds * 1000);
+            skCpu.push(sk.run.cpu * 1000);
             skErr.push(score(x, sk.centers));
             skIters.push(sk.run.iterations);
+            const c0 = process.cpuUsage();
             const t = performance.now();
             const res = kmeans1d(x, k);
             efTimes.push(performance.now() - t);
+            const c = process.cpuUsage(c0);
+            efCpu.push((c.user + c.system) / 1000);
             efErr = score(x, res.centroids);
             exact = res.exact;
             bins = res.bins;
@@ -205,10 +195,10 @@ function main(): void {
           const efMs = median(efTimes);
           const bar = Math.min(...skErr);
           console.log(
-            `${set.name} n=${n} K=${k}: scikit-learn ${skMs.toFixed(0)} ms ` +
+            `${set.name} n=${n} K=${k}: scikit-learn ${skMs.toFixed(0)} ms (cpu ${median(skCpu).toFixed(0)}) ` +
               `(iterations ${skIters.join('/')}), ` +
               `sse ${bar.toPrecision(6)} (best of ${ROUNDS}; median ${median(skErr).toPrecision(6)}) | ` +
-              `edgefit ${efMs.toFixed(1)} ms, sse ${efErr.toPrecision(6)} (bins ${bins}, exact ${exact}) | ` +
+              `edgefit ${efMs.toFixed(1)} ms (cpu ${median(efCpu).toFixed(1)}), sse ${efErr.toPrecision(6)} (bins ${bins}, exact ${exact}) | ` +
               `speed-up ${(skMs / efMs).toFixed(1)}x, error ratio ${(efErr / bar).toFixed(4)}`,
           );
         }

@@ -1,7 +1,8 @@
 // decompose-svd: low-rank factorization of MatMul and Gemm weights (docs/ORT.md §8.7).
 //  1. W = op(B)·alpha as [K, N]; rank r = max(1, round(rankRatio · min(K, N)))
 //  2. only when it saves parameters: r·(K + N) < K·N
-//  3. W ≈ U S Vᵀ (randomized truncated SVD, kernels/svd); W1 = U √S [K, r], W2 = √S Vᵀ [r, N]
+//  3. W ≈ U S Vᵀ (kernels/svd: exact when min(K, N) <= 256, else randomized with scikit-learn's defaults,
+//     products on ONNX Runtime when the context has it); W1 = U √S [K, r], W2 = √S Vᵀ [r, N]
 //  4. MatMul(A, B)        -> MatMul(MatMul(A, W1), W2)
 //     Gemm(A, B, C)       -> Gemm(MatMul(A, W1), W2, beta·C)   (alpha and transB folded into W)
 // Both halves are plain MatMul/Gemm weights, so quantization and pruning apply to them afterwards.
@@ -9,7 +10,8 @@
 import { z } from 'zod';
 import { attrFloat, attrInt, GraphBuilder, setAttr } from '../../ir/builder.js';
 import type { Node } from '../../ir/graph.js';
-import { truncatedSvd } from '../../kernels/svd.js';
+import type { MatMul } from '../../kernels/matmul.js';
+import { truncatedSvd, truncatedSvdAsync } from '../../kernels/svd.js';
 import { DataType } from '../../onnx/dtype.js';
 import { definePass } from '../pass.js';
 import { nothingReason, weightCensus } from '../reasons.js';
@@ -25,6 +27,10 @@ const options = z
       .describe('kept rank as a fraction of min(K, N), in (0, 1]'),
     minElements: z.number().int().min(0).default(4096).describe('leave weights with fewer elements alone'),
     seed: z.number().int().default(0).describe('seed of the randomized SVD'),
+    method: z
+      .enum(['auto', 'exact', 'randomized'])
+      .default('auto')
+      .describe('auto: exact SVD when min(K, N) <= 256, else randomized (scikit-learn defaults)'),
   })
   .strict();
 
@@ -48,7 +54,8 @@ export const decomposeSvd = definePass({
   lossless: false,
   options,
   searchSpace: { rankRatio: [0.25, 0.5, 0.75] },
-  apply(model, o, ctx) {
+  async apply(model, o, ctx) {
+    let mm: MatMul | undefined;
     let layers = 0;
     let paramsBefore = 0;
     let paramsAfter = 0;
@@ -67,7 +74,11 @@ export const decomposeSvd = definePass({
         const { w, k, n } = lw;
         const r = Math.max(1, Math.round(o.rankRatio * Math.min(k, n)));
         if (r * (k + n) >= k * n) continue; // rule 2
-        const svd = truncatedSvd(w, k, n, r, { seed: o.seed });
+        const svdOptions = { seed: o.seed, method: o.method };
+        mm ??= ctx.matmul?.();
+        const svd = mm
+          ? await truncatedSvdAsync(w, k, n, r, { ...svdOptions, gemm: mm.gemm.bind(mm) })
+          : truncatedSvd(w, k, n, r, svdOptions);
         const rank = svd.rank;
         const w1 = new Float32Array(k * rank);
         const w2 = new Float32Array(rank * n);
@@ -111,6 +122,7 @@ export const decomposeSvd = definePass({
           recurrent: 'not factorized',
         }),
       );
+    await mm?.release();
     return {
       changed: layers > 0,
       stats: {
