@@ -31,7 +31,7 @@ describe('recipes', () => {
 
   it('points at the line and field of an unknown pass', () => {
     expect(errorOf('- pass: dead-code\n- pass: make-it-small\n')).toMatch(
-      /^r\.yaml line 2: 1\.pass: unknown pass "make-it-small" \(known passes: .*dead-code/,
+      /^r\.yaml line 2: 1\.pass: unknown pass "make-it-small" \(known passes \(edgefit passes lists them\): .*dead-code/,
     );
   });
 
