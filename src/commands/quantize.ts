@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { synthesizeInputs } from '../data/synthetic.js';
-import { EdgefitError } from '../errors.js';
+import { EdgefitError, errorLine } from '../errors.js';
 import type { Model } from '../ir/graph.js';
 import { dynamicTargets } from '../passes/quantize/quantize-dynamic-int8.js';
 import { quantizeFp16 } from '../passes/quantize/quantize-fp16.js';
@@ -208,7 +208,7 @@ async function speedTruth(
     return { ...(k ?? {}), speedup };
   } catch (e) {
     io.warn(
-      `speed not measured: the model does not run on synthetic inputs (${(e as Error).message.split('\n')[0]}); set inputs with --shape or --input NAME=VALUE`,
+      `speed not measured: the model does not run on synthetic inputs (${errorLine(e)}); set inputs with --shape or --input NAME=VALUE`,
     );
     return {};
   } finally {
