@@ -10,9 +10,10 @@
 //  3. Groups: cols viewed as [g, Cin/g·k·k, N·L] against dY as [g, N·L, Cout/g] (one batched MatMul);
 //     depthwise (Cout/g = 1) needs no transpose of the result.
 //  4. dB: dY summed over batch and space.
-//  5. When the graph gets blocked convolutions (train/nchwc.ts) and the batch fills whole blocks, dW is
-//     instead one Conv over the batch (batch as channels, dY as the kernel), which the NCHWc rewrite
-//     blocks: 4-5% faster per step than c3d + Gemm on cnn-residual (measured, 1 thread).
+//  5. When the graph gets blocked convolutions (train/nchwc.ts), the batch fills whole blocks and the
+//     layer has enough input channels, dW is instead one Conv over the batch (batch as channels, dY as
+//     the kernel), which the NCHWc rewrite blocks: 4-5% faster per step than c3d + Gemm on
+//     cnn-residual (measured, 1 thread; only maps up to 8x8 and layers with enough input channels).
 
 import { attrInt } from '../../ir/builder.js';
 import type { Value } from '../../ir/graph.js';
@@ -135,7 +136,13 @@ const conv: GradRule = (n, [dy], ctx) => {
     : undefined;
 
   let dw: Value | undefined;
-  if (ctx.needs(weight) && group === 1 && ctx.block && N % ctx.block === 0 && spatial.length === 2)
+  // rule 5: im2col holds Cin·k·k rows; the batch-as-channels conv moves Cin + Cout planes (its kernel
+  // reorder is a slow 6-D transpose) and runs a kernel the size of the output map (MLAS's direct conv is
+  // slow for big kernels: at 28x28 10x the c3d time, at 14x14 with 128 channels 15% slower per step), so
+  // it pays with enough input channels and maps up to 8x8
+  const small = numel(outSpatial) <= 64;
+  const blocked = !!ctx.block && N % ctx.block === 0 && Cin * kk >= 2 * (Cin + Cout) && small;
+  if (ctx.needs(weight) && group === 1 && blocked && spatial.length === 2)
     dw = batchAsChannels(ctx, x, dy!, xs, ys, w);
   if (!dw && ctx.needs(weight)) {
     const cols = im2col(ctx, x, xs, w, outSpatial);
