@@ -22,7 +22,7 @@ export interface NpzOptions {
 }
 
 function mib(n: number): string {
-  return `${(n / 1024 ** 2).toFixed(n < 1024 ** 2 ? 2 : 0)} MiB`;
+  return `${(n / 1024 ** 2).toFixed(n < 10 * 1024 ** 2 ? 2 : 0)} MiB`;
 }
 
 /** Decode a `.npz` archive. `source` names the file in error messages. */

@@ -575,9 +575,9 @@ interface Spawned {
   ms: number;
 }
 
-async function spawnCli(run: CaseRun, rssFile: string, timeoutMs: number): Promise<Spawned> {
+async function spawnCli(run: CaseRun, rssFile: string, timeoutMs: number, cli: string): Promise<Spawned> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, ['--import', PROBE, CLI, ...run.args], {
+  const child = spawn(process.execPath, ['--import', PROBE, cli, ...run.args], {
     cwd: ROOT,
     env: { ...process.env, ...run.env, EDGEFIT_RSS_FILE: rssFile },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -607,8 +607,15 @@ async function spawnCli(run: CaseRun, rssFile: string, timeoutMs: number): Promi
   return { code, stderr, ms: performance.now() - t0 };
 }
 
-/** Run one case in a fresh folder under `root` (removed afterwards) and judge it. */
-export async function runCase(c: HostileCase, root: string, timeoutMs = 120_000): Promise<CaseResult> {
+/**
+ * Run one case in a fresh folder under `root` (removed afterwards) and judge it. `cli` is the
+ * edgefit entry point to run (default: this checkout's dist/cli/main.js).
+ */
+export async function runCase(
+  c: HostileCase,
+  root: string,
+  options: { timeoutMs?: number; cli?: string } = {},
+): Promise<CaseResult> {
   const base: Omit<CaseResult, 'problems'> = {
     id: c.id,
     code: 0,
@@ -631,7 +638,7 @@ export async function runCase(c: HostileCase, root: string, timeoutMs = 120_000)
     }
     const before = snapshot(dir);
     const rssFile = join(dir, '.rss');
-    const r = await spawnCli(run, rssFile, timeoutMs);
+    const r = await spawnCli(run, rssFile, options.timeoutMs ?? 120_000, options.cli ?? CLI);
     let peakRssMb: number | undefined;
     if (existsSync(rssFile)) {
       peakRssMb = Number(readFileSync(rssFile, 'utf8')) / 1024;
