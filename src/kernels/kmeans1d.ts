@@ -451,6 +451,53 @@ function sortedBins(
 }
 
 /**
+ * Bin values[from..): the fine bin of each (OUTSIDE, and listed in `outside`, past [lo, hi]), weight and
+ * weighted sum per fine bin. With `first`, also checks each value against its bin's first value and
+ * stops after the first that differs, returning where to go on; else returns n.
+ */
+function fillBins(
+  values: Float32Array,
+  weights: Float32Array | Float64Array | undefined,
+  from: number,
+  geometry: { lo: number; cscale: number; sub: Int32Array; off: Int32Array; shift: number },
+  index: Uint16Array,
+  fw: Float64Array,
+  fs: Float64Array,
+  outside: number[],
+  first: Float32Array | undefined,
+): number {
+  const { lo, cscale, sub, off, shift } = geometry;
+  const n = values.length;
+  for (let i = from; i < n; i++) {
+    const x = values[i]!;
+    const u = (x - lo) * cscale;
+    if (!(u >= 0 && u <= COARSE)) {
+      outside.push(i);
+      index[i] = OUTSIDE;
+      continue;
+    }
+    let c = u | 0;
+    if (c >= COARSE) c = COARSE - 1;
+    const f = sub[c]!;
+    let t = ((u - c) * f) | 0;
+    if (t >= f) t = f - 1;
+    const b = off[c]! + t;
+    index[i] = b;
+    const w = weights ? weights[i]! : 1;
+    fw[b]! += w;
+    fs[b]! += w * (x - shift);
+    if (first) {
+      const p = first[b]!;
+      if (p !== x) {
+        if (!Number.isNaN(p)) return i + 1;
+        first[b] = x;
+      }
+    }
+  }
+  return n;
+}
+
+/**
  * The two-level histogram over [lo, hi]: by default the range of a strided sample of at least 2^18
  * values, and the few values outside it get a bin per distinct value at either end. Undefined when
  * the sample cannot stand for the data (constant, or more than n/64 values outside its range): the
@@ -513,35 +560,12 @@ function histogramBins(
   const first = new Float32Array(total).fill(Number.NaN);
   const index = new Uint16Array(n);
   const outside: number[] = [];
-  let pure = true;
-  // one pass: the fine bin of every value (kept for the assignment), its weight and sum; while every
-  // bin is pure each value is checked against its bin's first value
-  for (let i = 0; i < n; i++) {
-    const x = values[i]!;
-    const u = (x - lo) * cscale;
-    if (!(u >= 0 && u <= COARSE)) {
-      outside.push(i);
-      index[i] = OUTSIDE;
-      continue;
-    }
-    let c = u | 0;
-    if (c >= COARSE) c = COARSE - 1;
-    const f = sub[c]!;
-    let t = ((u - c) * f) | 0;
-    if (t >= f) t = f - 1;
-    const b = off[c]! + t;
-    index[i] = b;
-    const w = weights ? weights[i]! : 1;
-    fw[b]! += w;
-    fs[b]! += w * (x - shift);
-    if (pure) {
-      const p = first[b]!;
-      if (p !== x) {
-        if (Number.isNaN(p)) first[b] = x;
-        else pure = false;
-      }
-    }
-  }
+  // one pass: the fine bin of every value (kept for the assignment), its weight and sum; until a bin
+  // turns out impure each value is also checked against its bin's first value
+  const geometry = { lo, cscale, sub, off, shift };
+  const impure = fillBins(values, weights, 0, geometry, index, fw, fs, outside, first);
+  const pure = impure === n;
+  if (!pure) fillBins(values, weights, impure, geometry, index, fw, fs, outside, undefined);
   if (outside.length > n / 64 && exactLo === undefined) return undefined;
   // values outside [lo, hi]: a bin per distinct value, below the grid's bins or above them
   const out = sortedBins(
