@@ -114,16 +114,25 @@ export async function openDataset(model: Model, path: string, options: DataOptio
   );
 }
 
+/** Fill `into` from `path` at `position`; file-system errors become one IO line. */
+function readAt(path: string, into: Buffer, position: number): void {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      readSync(fd, into, 0, into.length, position);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    throw fileError(e, 'read', path, 'check the file is readable');
+  }
+}
+
 /** A .npy file read per batch: the header is parsed once; slices are read with positioned reads. */
 function openNpyStream(model: Model, path: string, options: DataOptions): Dataset {
   const size = statSync(path).size;
   const head = Buffer.alloc(Math.min(size, 1 << 20));
-  const fd = openSync(path, 'r');
-  try {
-    readSync(fd, head, 0, head.length, 0);
-  } finally {
-    closeSync(fd);
-  }
+  readAt(path, head, 0);
   const layout = decodeNpyHeader(new Uint8Array(head.buffer, head.byteOffset, head.length), path, size);
   const name = singleInputName(model, path);
   const perSample = layout.shape.slice(1).reduce((a, b) => a * b, 1);
@@ -143,12 +152,7 @@ function openNpyStream(model: Model, path: string, options: DataOptions): Datase
     source: path,
     slice(start, end) {
       const bytes = Buffer.alloc((end - start) * perSample * width);
-      const rfd = openSync(path, 'r');
-      try {
-        readSync(rfd, bytes, 0, bytes.length, layout.dataStart + start * perSample * width);
-      } finally {
-        closeSync(rfd);
-      }
+      readAt(path, bytes, layout.dataStart + start * perSample * width);
       const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
       const data = typedArrayFromBytes(view, layout.dtype, (end - start) * perSample, layout.littleEndian);
       return {
@@ -166,13 +170,20 @@ const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.webp', '.bmp', '.gif', '.t
 
 /** A folder with one subfolder per class; classes are numbered in sorted subfolder order. */
 async function openImageFolder(model: Model, folder: string, options: DataOptions): Promise<Dataset> {
-  const classes = readdirSync(folder, { withFileTypes: true })
+  const list = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      throw fileError(e, 'read', folder, 'check the folder and its class subfolders are readable');
+    }
+  };
+  const classes = list(() => readdirSync(folder, { withFileTypes: true }))
     .filter((d) => d.isDirectory())
     .map((d) => d.name)
     .sort();
   const files: { path: string; label: number }[] = [];
   classes.forEach((c, label) => {
-    for (const f of readdirSync(join(folder, c)).sort())
+    for (const f of list(() => readdirSync(join(folder, c))).sort())
       if (IMAGE_EXT.has(extname(f).toLowerCase())) files.push({ path: join(folder, c, f), label });
   });
   if (files.length === 0)
@@ -206,7 +217,16 @@ async function openImageFolder(model: Model, folder: string, options: DataOption
   for (let i = 0; i < n; i++) {
     let img = sharp(files[i]!.path).resize(size, size, { fit: 'cover', position: 'centre' });
     img = channels === 1 ? img.grayscale() : img.removeAlpha();
-    const raw = await img.raw().toBuffer();
+    let raw: Buffer;
+    try {
+      raw = await img.raw().toBuffer();
+    } catch (e) {
+      throw new EdgefitError(
+        'BAD_DATA',
+        `${files[i]!.path} cannot be decoded as an image (${(e as Error).message})`,
+        'remove or replace the file',
+      );
+    }
     for (let p = 0; p < size * size; p++)
       for (let c = 0; c < channels; c++) {
         const x = (raw[p * channels + c]! * scale - mean[c % mean.length]!) / std[c % std.length]!;

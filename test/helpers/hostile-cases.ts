@@ -22,7 +22,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import type { NdArray } from '../../src/data/npy.js';
+import { encodeNpy, type NdArray } from '../../src/data/npy.js';
 import { encodeNpz } from '../../src/data/npz.js';
 import { encodeModel } from '../../src/ir/serialize.js';
 import { loadModel, saveModel } from '../../src/node/model-io.js';
@@ -77,6 +77,12 @@ export interface CaseResult {
 // --- building blocks
 
 const NOBODY = 65534;
+
+/** A 1x1 grey PNG. */
+const TINY_PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNoAAAAggCBd81ytgAAAABJRU5ErkJggg==',
+  'base64',
+);
 
 function copy(src: string, dir: string, name: string): string {
   const p = join(dir, name);
@@ -252,6 +258,21 @@ export const HOSTILE_CASES: HostileCase[] = [
     },
   },
 
+  {
+    id: 'sacred: quantize -o into its own --calib image folder (--force)',
+    code: 2,
+    stderr: /is inside .*images, which this command reads/,
+    setup(dir) {
+      const input = copy(FMNIST, dir, 'in.onnx');
+      mkdirSync(join(dir, 'images', 'cat'), { recursive: true });
+      const image = join(dir, 'images', 'cat', 'a.png');
+      writeFileSync(image, TINY_PNG);
+      return {
+        args: ['quantize', input, '--mode', 'static', '--calib', join(dir, 'images'), '-o', image, '--force'],
+      };
+    },
+  },
+
   // 2. bounded resources
   {
     id: 'bomb: a 3 MB .npz that expands to 3 GB (eval --data)',
@@ -403,6 +424,29 @@ export const HOSTILE_CASES: HostileCase[] = [
       chmodSync(`${input}.data`, 0o000);
       const out = join(dir, 'out.onnx');
       return { args: ['slim', input, '-o', out, '--no-guard'], uid: NOBODY, outputs: [out] };
+    },
+  },
+  {
+    id: 'errors: an image folder with a file that is not an image',
+    code: 2,
+    stderr: /broken\.png cannot be decoded as an image/,
+    setup(dir) {
+      mkdirSync(join(dir, 'images', 'cat'), { recursive: true });
+      writeFileSync(join(dir, 'images', 'cat', 'broken.png'), 'not a png at all');
+      return { args: ['eval', FMNIST, '--data', join(dir, 'images')] };
+    },
+  },
+  {
+    id: 'errors: unreadable .npy data (EACCES)',
+    code: 2,
+    needsRoot: true,
+    stderr: /cannot read .*x\.npy \(EACCES: permission denied\)/,
+    setup(dir) {
+      const input = reluModel(dir);
+      const data = join(dir, 'x.npy');
+      writeFileSync(data, encodeNpy(f32([4, 4])));
+      chmodSync(data, 0o000);
+      return { args: ['eval', input, '--data', data, '--reference', input], uid: NOBODY };
     },
   },
   {
