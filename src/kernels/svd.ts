@@ -8,7 +8,7 @@
 //     here a Cholesky-QR, whose products run on the same engine as the rest: G = YᵀY = RᵀR,
 //     Y ← Y·R⁻¹; SVQB where G is not numerically positive definite, i.e. a rank-deficient A);
 //     Q = orth(A·Z) by two such passes; B = QᵀA; B Bᵀ = Ũ Σ² Ũᵀ in float64 (the tql2 above);
-//     U = Q·Ũ, Vᵀ = Σ⁻¹·Ũᵀ·B.
+//     U = Q·Ũ, Vᵀ = Σ⁻¹·Ũᵀ·B (both products on the engine).
 //     The big products go through a GemmFn (kernels/matmul.ts): ONNX Runtime in the passes, plain
 //     float32-in, float64-accumulate loops here when none is given (truncatedSvd, synchronous).
 // The algorithm is written once as a generator that yields the products it needs; truncatedSvd answers
@@ -264,13 +264,11 @@ function checkShape(a: Float32Array | Float64Array, m: number, n: number, r: num
     throw new EdgefitError('BAD_ARGUMENT', `svd: rank ${r}`, 'ask for a rank of at least 1');
 }
 
-/** Exact rank-min(r, m, n) SVD through the float64 Gram matrix of the short side. */
-export function exactSvd(a: Float32Array | Float64Array, m: number, n: number, r: number): TruncatedSvd {
-  checkShape(a, m, n, r);
-  const tall = m >= n;
-  const p = tall ? n : m; // the short side
+/** The float64 Gram matrix of A [m, n]: AᵀA [n, n] when `tall` (default m >= n), else AAᵀ [m, m]. */
+function shortGram(a: Float32Array | Float64Array, m: number, n: number, tall = m >= n): Float64Array {
+  const p = tall ? n : m;
   const q = tall ? m : n;
-  // G = Σ over the long side of outer products of rows (tall: AᵀA) or of columns (wide: AAᵀ)
+  // Σ over the long side of outer products of rows (tall) or of columns (wide), upper triangle
   const g = new Float64Array(p * p);
   const row = new Float64Array(p);
   for (let t = 0; t < q; t++) {
@@ -283,6 +281,17 @@ export function exactSvd(a: Float32Array | Float64Array, m: number, n: number, r
     }
   }
   for (let i = 0; i < p; i++) for (let j = 0; j < i; j++) g[i * p + j] = g[j * p + i]!;
+  return g;
+}
+
+/** Exact rank-min(r, m, n) SVD through the float64 Gram matrix of the short side. */
+export function exactSvd(a: Float32Array | Float64Array, m: number, n: number, r: number): TruncatedSvd {
+  checkShape(a, m, n, r);
+  const tall = m >= n;
+  const p = tall ? n : m; // the short side
+  const q = tall ? m : n;
+  const g = shortGram(a, m, n);
+  const row = new Float64Array(p);
   const { values, vectors } = symmetricEigen(g, p);
   const rank = Math.min(r, p);
   const s = new Float64Array(rank);
@@ -413,37 +422,22 @@ function* randomized(
   for (let pass = 0; pass < 2; pass++) ({ y: q, c } = yield* orthonormalizeOnce(q, m, c));
   // B = QᵀA [c, n]
   const b32 = yield { a: q, aDims: [m, c], b: a, bDims: [m, n], options: { transA: true } };
-  // B Bᵀ [c, c] in float64
-  const b = Float64Array.from(b32);
-  const bbt = new Float64Array(c * c);
-  for (let i = 0; i < c; i++)
-    for (let j = i; j < c; j++) {
-      let s = 0;
-      const bi = i * n;
-      const bj = j * n;
-      for (let k = 0; k < n; k++) s += b[bi + k]! * b[bj + k]!;
-      bbt[i * c + j] = s;
-      bbt[j * c + i] = s;
-    }
-  const { values, vectors } = symmetricEigen(bbt, c);
+  // B Bᵀ [c, c] in float64 (σ² in float32 would cost small σ their accuracy)
+  const { values, vectors } = symmetricEigen(shortGram(b32, c, n, false), c);
   const rank = Math.min(r, c);
   const s = new Float64Array(rank);
   for (let j = 0; j < rank; j++) s[j] = Math.sqrt(Math.max(0, values[j]!));
   const ut = new Float32Array(c * rank); // Ũ [c, rank]
   for (let i = 0; i < c; i++) for (let j = 0; j < rank; j++) ut[i * rank + j] = vectors[i * c + j]!;
   const u = yield { a: q, aDims: [m, c], b: ut, bDims: [c, rank] }; // Q·Ũ [m, rank]
-  // Vᵀ = Σ⁻¹ Ũᵀ B, in float64 from B
+  // Vᵀ = Σ⁻¹ Ũᵀ B [rank, n]
+  const utb = yield { a: ut, aDims: [c, rank], b: b32, bDims: [c, n], options: { transA: true } };
   const vt = new Float64Array(rank * n);
   const floor = (s[0] ?? 0) * 1e-300;
   for (let j = 0; j < rank; j++) {
     if (!(s[j]! > floor)) continue;
-    const row = vt.subarray(j * n, (j + 1) * n);
-    for (let i = 0; i < c; i++) {
-      const f = vectors[i * c + j]! / s[j]!;
-      if (f === 0) continue;
-      const bi = i * n;
-      for (let k = 0; k < n; k++) row[k]! += f * b[bi + k]!;
-    }
+    const inv = 1 / s[j]!;
+    for (let k = 0; k < n; k++) vt[j * n + k] = utb[j * n + k]! * inv;
   }
   if (rank === full) return { u: Float64Array.from(u), s, vt, rank };
   // rank-deficient: pad with zero directions so the caller gets the rank it asked for
@@ -474,7 +468,11 @@ function plan(
     return { exact: exactSvd(a, m, n, r) };
   // scikit-learn's transpose='auto': the range finder runs on the tall orientation
   const wide = m < n;
-  const a32 = wide ? Float32Array.from(transpose(Float64Array.from(a), m, n)) : Float32Array.from(a);
+  const a32 = wide
+    ? Float32Array.from(transpose(Float64Array.from(a), m, n))
+    : a instanceof Float32Array
+      ? a
+      : Float32Array.from(a);
   return { steps: randomized(a32, wide ? n : m, wide ? m : n, r, options), wide };
 }
 

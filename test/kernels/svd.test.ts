@@ -196,6 +196,13 @@ describe('truncated SVD: randomized path (scikit-learn defaults)', () => {
     }
   });
 
+  it('with as many random columns as A has (r + 10 >= n) it is exact', () => {
+    const sigma = Array.from({ length: 30 }, (_, i) => 2 ** -i / 3 + 0.01);
+    const a = withSpectrum(120, 30, sigma, 12);
+    const res = truncatedSvd(a, 120, 30, 25, { method: 'randomized' });
+    expect(worstRelative(res.s, sigma, 25)).toBeLessThan(2e-5);
+  });
+
   it('survives a rank-deficient matrix (Cholesky-QR needs its shift)', () => {
     const a = withSpectrum(m, n, [3, 2, 1, 0.5, 0.25], 10);
     const res = truncatedSvd(a, m, n, 20, { method: 'randomized' });
