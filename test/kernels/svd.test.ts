@@ -201,6 +201,16 @@ describe('truncated SVD: randomized path (scikit-learn defaults)', () => {
     const a = withSpectrum(120, 30, sigma, 12);
     const res = truncatedSvd(a, 120, 30, 25, { method: 'randomized' });
     expect(worstRelative(res.s, sigma, 25)).toBeLessThan(2e-5);
+    const back = matmul(
+      Float64Array.from(res.u, (x, i) => x * res.s[i % 25]!),
+      res.vt,
+      120,
+      25,
+      30,
+    );
+    let fro = 0;
+    for (let i = 0; i < a.length; i++) fro += (a[i]! - back[i]!) ** 2;
+    expect(fro / sigma.slice(25).reduce((t, x) => t + x * x, 0)).toBeLessThan(1.001);
   });
 
   it('survives a rank-deficient matrix (Cholesky-QR needs its shift)', () => {
