@@ -2,7 +2,8 @@
 """PyTorch side of bench/finetune.ts: the same network rebuilt in torch from an ONNX file's weights.
 
 The ONNX graph is interpreted node by node with torch.nn.functional (Conv, Relu, MaxPool, Add,
-GlobalAveragePool, Flatten, Gemm, MatMul, ...); every float initializer becomes an nn.Parameter, so
+GlobalAveragePool, Flatten, Gemm, MatMul, BatchNormalization (frozen), and the ViT fixture's LayerNormalization, Softmax, Erf,
+Reshape, Transpose, ReduceMean, Constant); every float initializer becomes an nn.Parameter, so
 autograd differentiates exactly the network ONNX Runtime runs.
 
   torch_reference.py step MODEL INPUTS.npz --batch 64 --threads 1 --reps 15 --lr 0.01
@@ -115,6 +116,26 @@ class OnnxNet(torch.nn.Module):
                 y = torch.clamp(ins[0], float(ins[1]), float(ins[2]))
             elif op == "Identity" or op == "Dropout":
                 y = ins[0]
+            elif op == "Constant":
+                y = torch.from_numpy(numpy_helper.to_array(a["value"]).copy())
+            elif op == "Reshape":
+                shape = [int(d) for d in ins[1]]
+                y = ins[0].reshape([ins[0].shape[i] if d == 0 else d for i, d in enumerate(shape)])
+            elif op == "Transpose":
+                y = ins[0].permute(*a["perm"])
+            elif op == "Softmax":
+                y = F.softmax(ins[0], dim=a.get("axis", -1))
+            elif op == "LayerNormalization":
+                axis = a.get("axis", -1) % ins[0].dim()
+                y = F.layer_norm(ins[0], ins[0].shape[axis:], ins[1], ins[2] if len(ins) > 2 else None,
+                                 a.get("epsilon", 1e-5))
+            elif op == "BatchNormalization":
+                y = F.batch_norm(ins[0], ins[3].detach(), ins[4].detach(), ins[1], ins[2], False, 0.0,
+                                 a.get("epsilon", 1e-5))
+            elif op == "Erf":
+                y = torch.erf(ins[0])
+            elif op == "ReduceMean":
+                y = ins[0].mean(dim=tuple(a["axes"]), keepdim=bool(a.get("keepdims", 1)))
             else:
                 raise SystemExit(f"torch_reference.py: no translation for {op}")
             env[node.output[0]] = y
@@ -141,7 +162,8 @@ def main(argv):
         loss.backward()
         out = {"loss": np.array(loss.item(), dtype=np.float64)}
         for name, key in net.names.items():
-            out[name] = net.params[key].grad.numpy()
+            if net.params[key].grad is not None:  # frozen statistics have none
+                out[name] = net.params[key].grad.numpy()
         np.savez(argv[3], **out)
         print(json.dumps({"loss": loss.item()}))
         return
