@@ -59,8 +59,6 @@ interface Grid {
   cscale: number;
   sub: Int32Array;
   off: Int32Array;
-  /** [n] fine bin of each value */
-  index: Uint16Array;
 }
 
 /** Bins of a 1-D data set, ascending by value: weight and weighted sum of (x − shift) per bin. */
@@ -86,9 +84,9 @@ export interface Partition {
 }
 
 const COARSE = 1024;
+/** the histogram's sample: at least this many values, evenly strided */
+const SAMPLE = 1 << 18;
 const MAX_BINS = 65535;
-/** fine bin index of a value outside the histogram's range */
-const OUTSIDE = 65535;
 /** DP cells (layers × bins) past which the DP goes coarse to fine */
 const CELLS = 1 << 18;
 /** coarse groups per cluster */
@@ -450,9 +448,21 @@ function sortedBins(
   return { count: g, weight, sum, shift, pure: true };
 }
 
+/** The fine bin of x in the two-level histogram, or −1 outside [lo, hi] (and for NaN). */
+function fineBin(x: number, lo: number, cscale: number, sub: Int32Array, off: Int32Array): number {
+  const u = (x - lo) * cscale;
+  if (!(u >= 0 && u <= COARSE)) return -1;
+  let c = u | 0;
+  if (c >= COARSE) c = COARSE - 1;
+  const f = sub[c]!;
+  let t = ((u - c) * f) | 0;
+  if (t >= f) t = f - 1;
+  return off[c]! + t;
+}
+
 /**
- * Bin values[from..): the fine bin of each (OUTSIDE, and listed in `outside`, past [lo, hi]), weight and
- * weighted sum per fine bin. With `first`, also checks each value against its bin's first value and
+ * Bin values[from..): weight and weighted sum per fine bin (values past [lo, hi] are listed in
+ * `outside`). With `first`, also checks each value against its bin's first value and
  * stops after the first that differs, returning where to go on; else returns n.
  */
 function fillBins(
@@ -460,7 +470,6 @@ function fillBins(
   weights: Float32Array | Float64Array | undefined,
   from: number,
   geometry: { lo: number; cscale: number; sub: Int32Array; off: Int32Array; shift: number },
-  index: Uint16Array,
   fw: Float64Array,
   fs: Float64Array,
   outside: number[],
@@ -470,19 +479,11 @@ function fillBins(
   const n = values.length;
   for (let i = from; i < n; i++) {
     const x = values[i]!;
-    const u = (x - lo) * cscale;
-    if (!(u >= 0 && u <= COARSE)) {
+    const b = fineBin(x, lo, cscale, sub, off);
+    if (b < 0) {
       outside.push(i);
-      index[i] = OUTSIDE;
       continue;
     }
-    let c = u | 0;
-    if (c >= COARSE) c = COARSE - 1;
-    const f = sub[c]!;
-    let t = ((u - c) * f) | 0;
-    if (t >= f) t = f - 1;
-    const b = off[c]! + t;
-    index[i] = b;
     const w = weights ? weights[i]! : 1;
     fw[b]! += w;
     fs[b]! += w * (x - shift);
@@ -511,7 +512,7 @@ function histogramBins(
   exactHi?: number,
 ): Bins | undefined {
   const n = values.length;
-  const stride = Math.max(1, Math.floor(n / (1 << 18)));
+  const stride = Math.max(1, Math.floor(n / SAMPLE));
   const sample = new Float32Array(Math.ceil(n / stride));
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
@@ -535,7 +536,7 @@ function histogramBins(
     if (u >= 0 && u <= COARSE) coarse[u >= COARSE ? COARSE - 1 : u | 0]!++;
   }
   // every coarse bin gets one sub-bin (a value the sample missed may fall there) plus its share of the
-  // rest: Σ <= COARSE + (B − COARSE − 1) < 65535, so a fine bin index fits 16 bits with OUTSIDE spare
+  // rest: Σ <= COARSE + (B − COARSE) = B
   const sub = new Int32Array(COARSE);
   const off = new Int32Array(COARSE);
   // the share of a coarse bin: 0.2 by its count (equal-mass bins), 0.8 by count^(1/3) (optimal
@@ -546,7 +547,7 @@ function histogramBins(
     sampled += coarse[c]!;
     cubes += Math.cbrt(coarse[c]!);
   }
-  const spare = B - COARSE - 1;
+  const spare = B - COARSE;
   let total = 0;
   for (let c = 0; c < COARSE; c++) {
     off[c] = total;
@@ -558,14 +559,13 @@ function histogramBins(
   const fw = new Float64Array(total);
   const fs = new Float64Array(total);
   const first = new Float32Array(total).fill(Number.NaN);
-  const index = new Uint16Array(n);
   const outside: number[] = [];
   // one pass: the fine bin of every value (kept for the assignment), its weight and sum; until a bin
   // turns out impure each value is also checked against its bin's first value
   const geometry = { lo, cscale, sub, off, shift };
-  const impure = fillBins(values, weights, 0, geometry, index, fw, fs, outside, first);
+  const impure = fillBins(values, weights, 0, geometry, fw, fs, outside, first);
   const pure = impure === n;
-  if (!pure) fillBins(values, weights, impure, geometry, index, fw, fs, outside, undefined);
+  if (!pure) fillBins(values, weights, impure, geometry, fw, fs, outside, undefined);
   if (outside.length > n / 64 && exactLo === undefined) return undefined;
   // values outside [lo, hi]: a bin per distinct value, below the grid's bins or above them
   const out = sortedBins(
@@ -600,7 +600,7 @@ function histogramBins(
     sum,
     shift,
     pure,
-    grid: { lo, cscale, sub, off, index },
+    grid: { lo, cscale, sub, off },
   };
 }
 
@@ -707,10 +707,10 @@ function assignByGrid(
   grid: Grid,
   out: Uint8Array,
 ): number {
-  const { lo, cscale, sub, off, index } = grid;
+  const { lo, cscale, sub, off } = grid;
   // a fine bin whose whole value range (widened by far more than the rounding of its index) has one
   // nearest centroid maps to it; the values of the other bins (a few per boundary) are searched
-  const cell = new Int16Array(OUTSIDE + 1).fill(-1);
+  const cell = new Int16Array(sub.reduce((t, f) => t + f, 0));
   const margin = 1e-9 * (COARSE / cscale);
   let start = 0;
   for (let c = 0; c < COARSE; c++) {
@@ -726,7 +726,8 @@ function assignByGrid(
   const n = values.length;
   for (let i = 0; i < n; i++) {
     const x = values[i]!;
-    let k = cell[index[i]!]!;
+    const b = fineBin(x, lo, cscale, sub, off);
+    let k = b < 0 ? -1 : cell[b]!;
     if (k < 0) k = nearestFrom(x, cen, lowerBound(cen, x));
     out[i] = k;
     const d = x - cen[k]!;
