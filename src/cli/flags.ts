@@ -17,7 +17,7 @@ function helpText(f: FieldInfo): string {
     !(Array.isArray(f.defaultValue) && !f.defaultValue.length)
       ? ` [default: ${Array.isArray(f.defaultValue) ? f.defaultValue.join(',') : f.defaultValue}]`
       : '';
-  const rep = f.kind === 'strings' ? ' (repeatable)' : '';
+  const rep = f.kind === 'strings' && !/repeatable/.test(f.description) ? ' (repeatable)' : '';
   return `${f.description}${range}${rep}${def}`;
 }
 
