@@ -35,9 +35,9 @@ export function addSchemaFlags(cmd: Command, schema: z.ZodObject, positional: st
     const long = f.flag;
     const short = SHORT[f.key] ? `${SHORT[f.key]}, ` : '';
     if (f.kind === 'boolean') {
-      cmd.addOption(
-        new Option(`${short}${f.defaultValue === true ? `--no-${long.slice(2)}` : long}`, helpText(f)),
-      );
+      const off = f.defaultValue === true;
+      const text = off ? `turn off: ${f.description} (on by default)` : helpText(f);
+      cmd.addOption(new Option(`${short}${off ? `--no-${long.slice(2)}` : long}`, text));
       continue;
     }
     const opt = new Option(`${short}${long} ${placeholder(f)}`, helpText(f));
