@@ -5,7 +5,8 @@
 //  3. nodes are in topological order, and there is no cycle
 //  4. every domain a node uses has an opset import
 //  5. use lists agree with node inputs (an internal invariant)
-//  6. graph inputs and outputs have names, and the main graph has at least one output (ONNX Runtime
+//  6. a Constant node has exactly one attribute, one of the value forms the spec names
+//  7. graph inputs and outputs have names, and the main graph has at least one output (ONNX Runtime
 //     runs nothing else)
 
 import { EdgefitError } from '../errors.js';
@@ -19,6 +20,17 @@ function isAncestorOrSelf(ancestor: Graph, g: Graph): boolean {
 function label(n: Node): string {
   return n.name ? `node ${n.name} (${n.opType})` : `a ${n.opType} node`;
 }
+
+const CONSTANT_VALUES = new Set([
+  'value',
+  'value_float',
+  'value_floats',
+  'value_int',
+  'value_ints',
+  'value_string',
+  'value_strings',
+  'sparse_value',
+]);
 
 /** A binary min-heap of integers: Kahn's algorithm in O(n log n) whatever the graph's width. */
 class MinHeap {
@@ -215,6 +227,15 @@ function verifyGraph(
       if (o.producer !== node || o.producerIndex !== k)
         problems.push(`${gname}: output ${k} of ${label(node)} is mislinked`);
     });
+    if (node.opType === 'Constant' && (node.domain === '' || node.domain === 'ai.onnx')) {
+      const values = [...node.attributes.keys()].filter((k) => CONSTANT_VALUES.has(k));
+      if (values.length !== 1 || node.attributes.size !== 1)
+        problems.push(
+          `${gname}: ${label(node)} needs exactly one value attribute (${[...CONSTANT_VALUES].join(', ')}); it has ${
+            [...node.attributes.keys()].map((k) => JSON.stringify(k.slice(0, 40))).join(', ') || 'none'
+          }`,
+        );
+    }
   });
   for (const v of graph.outputs) {
     if (!isAncestorOrSelf(v.graph, graph))

@@ -13,12 +13,7 @@ const CAP_MS = 10_000;
  * Bugs this fuzzer found in code another change owns: a case that crashes with one of these is
  * reported, not failed, and an entry no case hits any more fails the test (remove it: the fix landed).
  */
-const KNOWN_BUGS: { pattern: RegExp; note: string }[] = [
-  {
-    pattern: /lossless pass fold-constants grew the weights/,
-    note: 'fold-constants folds a bit-flipped tf-style.onnx into larger weights (pass manager assertion)',
-  },
-];
+const KNOWN_BUGS: { pattern: RegExp; note: string }[] = [];
 
 describe('fuzz: mutated real models end in a success or a clean error', () => {
   it(`${CASES} seeded cases, each under ${CAP_MS / 1000} s`, async () => {
