@@ -39,7 +39,7 @@ export async function search(model: string, options: SearchOptions, hooks?: Hook
   const o = parseOptions(searchOptions, options, 'search');
   const m = loadModel(model);
   assertValid(m);
-  checkOutput(model, m, o.output, o);
+  checkOutput(model, m, o.output, { ...o, reads: [o.data, o.calib, o.labels] });
   const dopts = {
     layout: o.layout,
     ...(o.labels ? { labels: o.labels } : {}),
