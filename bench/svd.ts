@@ -8,13 +8,16 @@
 //    (float32 in, as weights are: scikit-learn then computes in float32)
 //  - edgefit: truncatedSvdAsync(M, 4096, 1024, 128) with its defaults (scikit-learn's: 10 oversamples,
 //    n_iter 'auto' = 4 here, a re-normalisation after every product) and the products on OrtMatMul with
-//    two threads; its sessions are created before the rounds (a pass creates them once per run)
+//    one intra-op thread, as the passes run it (--threads 2: OrtMatMul's sessions keep ORT's default
+//    spin-waiting, so the idle pool thread competes with the TypeScript steps on a 2-core machine)
+//  - each side runs once untimed first (seed 100): scikit-learn in the same process before its timed
+//    call, edgefit before the rounds (its ORT sessions and the JIT; a pass pays that once per model)
 //  - three rounds alternate the sides (seeds 0, 1, 2 on both); times are medians; accuracy is the
 //    relative error |s_i − σ_i| / σ_i of the top singular values against the truth: the largest over
 //    the 128 returned and over the top 10, median of the three rounds
 // Prints both sides, the time ratio (edgefit / scikit-learn, <= 1.5 is the goal) and the error ratios
 // (edgefit / scikit-learn, <= 1 means edgefit's values are as accurate or better).
-// Run: npx tsx bench/svd.ts [--spectra power,exp]
+// Run: npx tsx bench/svd.ts [--spectra power,exp] [--threads 1] [--oversample 10]
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +51,7 @@ else:
     import sklearn
     a = np.load(sys.argv[2])
     k, seed = int(sys.argv[3]), int(sys.argv[4])
+    randomized_svd(a, k, random_state=seed + 100)  # warm-up: BLAS threads, first-call costs
     (_, s, _), dt, cpu = timed(lambda: randomized_svd(a, k, random_state=seed))
     print(json.dumps({"seconds": dt, "cpu": cpu, "s": [float(x) for x in s], "dtype": str(a.dtype),
                       "sklearn": sklearn.__version__, "numpy": np.__version__, "pools": pools()}))
@@ -68,19 +72,25 @@ async function main(): Promise<void> {
   const i = process.argv.indexOf('--spectra');
   const spectra = (i >= 0 ? process.argv[i + 1]! : 'power,exp').split(',');
   const dir = mkdtempSync(join(tmpdir(), 'edgefit-svd-'));
-  const mm = new OrtMatMul(nodeRuntime, 2);
+  // intra-op threads: 1 by default, as the passes run it (pipeline/pass-manager)
+  const t = process.argv.indexOf('--threads');
+  const threads = t >= 0 ? Number(process.argv[t + 1]) : 1;
+  // edgefit's oversampling (default scikit-learn's 10)
+  const o = process.argv.indexOf('--oversample');
+  const oversample = o >= 0 ? Number(process.argv[o + 1]) : undefined;
+  const mm = new OrtMatMul(nodeRuntime, threads);
   try {
     let versions = '';
     for (const kind of spectra) {
       const file = join(dir, `${kind}.npy`);
       const truthFile = join(dir, `${kind}-truth.npy`);
       python('make', String(M), String(N), kind, file, truthFile);
-      const a = toFloat32(decodeNpy(readFileSync(file)));
-      const truth = Float64Array.from(toFloat32(decodeNpy(readFileSync(truthFile))));
+      // a plain Uint8Array: decodeNpy's slice() would be a view of a Node Buffer's whole pool
+      const a = toFloat32(decodeNpy(new Uint8Array(readFileSync(file))));
+      const truth = Float64Array.from(toFloat32(decodeNpy(new Uint8Array(readFileSync(truthFile)))));
       const gemm = mm.gemm.bind(mm);
-      // sessions (one per attribute set) are built here, outside the timed rounds
-      await gemm(new Float32Array(4), [2, 2], new Float32Array(4), [2, 2]);
-      await gemm(new Float32Array(4), [2, 2], new Float32Array(4), [2, 2], { transA: true });
+      // warm-up, untimed, as on the Python side: the sessions (one per attribute set) and the JIT
+      await truncatedSvdAsync(a, M, N, RANK, { gemm, seed: 100 });
       const sk = { ms: [] as number[], cpu: [] as number[], all: [] as number[], top: [] as number[] };
       const ef = { ms: [] as number[], cpu: [] as number[], all: [] as number[], top: [] as number[] };
       for (let r = 0; r < ROUNDS; r++) {
@@ -102,7 +112,7 @@ async function main(): Promise<void> {
         sk.top.push(worst(run.s, truth, 10));
         const c0 = process.cpuUsage();
         const t = performance.now();
-        const res = await truncatedSvdAsync(a, M, N, RANK, { gemm, seed: r });
+        const res = await truncatedSvdAsync(a, M, N, RANK, { gemm, seed: r, oversample });
         ef.ms.push(performance.now() - t);
         const c = process.cpuUsage(c0);
         ef.cpu.push((c.user + c.system) / 1000);
@@ -121,7 +131,10 @@ async function main(): Promise<void> {
           `top-10 ${(median(ef.top) / median(sk.top)).toFixed(3)}`,
       );
     }
-    console.log(`${versions}; edgefit on onnxruntime-node, 2 threads`);
+    console.log(
+      `${versions}; edgefit on onnxruntime-node, ${threads} intra-op thread(s), ` +
+        `oversample ${oversample ?? 'default (10)'}`,
+    );
   } finally {
     await mm.release();
     rmSync(dir, { recursive: true, force: true });
