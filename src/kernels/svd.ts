@@ -136,7 +136,7 @@ export function symmetricEigen(s: Float64Array, n: number): { values: Float64Arr
       for (let iter = 0; iter < 100; iter++) {
         let g = d[l]!;
         let p = (d[l + 1]! - g) / (2 * e[l]!);
-        let r = Math.hypot(p, 1);
+        let r = Math.sqrt(p * p + 1);
         if (p < 0) r = -r;
         d[l] = e[l]! / (p + r);
         d[l + 1] = e[l]! * (p + r);
@@ -157,7 +157,7 @@ export function symmetricEigen(s: Float64Array, n: number): { values: Float64Arr
           s2 = sn;
           g = c * e[i]!;
           h = c * p;
-          r = Math.hypot(p, e[i]!);
+          r = Math.sqrt(p * p + e[i]! * e[i]!);
           e[i + 1] = sn * r;
           sn = e[i]! / r;
           c = p / r;
@@ -267,20 +267,43 @@ function checkShape(a: Float32Array | Float64Array, m: number, n: number, r: num
 /** The float64 Gram matrix of A [m, n]: AᵀA [n, n] when `tall` (default m >= n), else AAᵀ [m, m]. */
 function shortGram(a: Float32Array | Float64Array, m: number, n: number, tall = m >= n): Float64Array {
   const p = tall ? n : m;
-  const q = tall ? m : n;
-  // Σ over the long side of outer products of rows (tall) or of columns (wide), upper triangle
   const g = new Float64Array(p * p);
-  const row = new Float64Array(p);
-  for (let t = 0; t < q; t++) {
-    for (let i = 0; i < p; i++) row[i] = tall ? a[t * n + i]! : a[i * n + t]!;
-    for (let i = 0; i < p; i++) {
-      const x = row[i]!;
+  if (!tall) {
+    // AAᵀ: dot products of contiguous rows, four accumulators
+    const rows = a instanceof Float64Array ? a : Float64Array.from(a);
+    for (let i = 0; i < m; i++)
+      for (let j = i; j < m; j++) {
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        let k = 0;
+        const ri = i * n;
+        const rj = j * n;
+        for (; k + 3 < n; k += 4) {
+          s0 += rows[ri + k]! * rows[rj + k]!;
+          s1 += rows[ri + k + 1]! * rows[rj + k + 1]!;
+          s2 += rows[ri + k + 2]! * rows[rj + k + 2]!;
+          s3 += rows[ri + k + 3]! * rows[rj + k + 3]!;
+        }
+        for (; k < n; k++) s0 += rows[ri + k]! * rows[rj + k]!;
+        const v = s0 + s1 + (s2 + s3);
+        g[i * m + j] = v;
+        g[j * m + i] = v;
+      }
+    return g;
+  }
+  // AᵀA: Σ over rows of their outer products (upper triangle, each row read once)
+  for (let t = 0; t < m; t++) {
+    const rt = t * n;
+    for (let i = 0; i < n; i++) {
+      const x = a[rt + i]!;
       if (x === 0) continue;
-      const gi = i * p;
-      for (let j = i; j < p; j++) g[gi + j]! += x * row[j]!;
+      const gi = i * n;
+      for (let j = i; j < n; j++) g[gi + j]! += x * a[rt + j]!;
     }
   }
-  for (let i = 0; i < p; i++) for (let j = 0; j < i; j++) g[i * p + j] = g[j * p + i]!;
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) g[i * n + j] = g[j * n + i]!;
   return g;
 }
 
@@ -336,19 +359,23 @@ function cholesky(a: Float64Array, n: number): boolean {
 
 /** (Lᵀ)⁻¹ as float32 [n, n] for a lower triangular l, so that Y·(Lᵀ)⁻¹ has Gram identity. */
 function inverseTransposeOfLower(l: Float64Array, n: number): Float32Array {
-  // X = L⁻¹ (lower), by forward substitution row by row; (Lᵀ)⁻¹ = (L⁻¹)ᵀ
+  // X = L⁻¹ row by row: X[i] = (e_i − Σ_{k<i} L[i][k]·X[k]) / L[i][i] (contiguous row updates)
   const x = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     const ri = i * n;
-    x[ri + i] = 1 / l[ri + i]!;
-    for (let j = 0; j < i; j++) {
-      let s = 0;
-      for (let k = j; k < i; k++) s += l[ri + k]! * x[k * n + j]!;
-      x[ri + j] = -s / l[ri + i]!;
+    for (let k = 0; k < i; k++) {
+      const f = l[ri + k]!;
+      if (f === 0) continue;
+      const rk = k * n;
+      for (let j = 0; j <= k; j++) x[ri + j] = x[ri + j]! - f * x[rk + j]!;
     }
+    const d = 1 / l[ri + i]!;
+    for (let j = 0; j < i; j++) x[ri + j] = x[ri + j]! * d;
+    x[ri + i] = d;
   }
+  // (Lᵀ)⁻¹ = (L⁻¹)ᵀ
   const out = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[j * n + i] = x[i * n + j]!;
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) out[j * n + i] = x[i * n + j]!;
   return out;
 }
 
@@ -409,7 +436,8 @@ function* randomized(
       : options.powerIterations;
   const normalize = options.normalize ?? true;
   const rng = new Rng(options.seed ?? 0);
-  let z: Float32Array = Float32Array.from({ length: n * c }, () => rng.normal()); // Ω [n, c]
+  let z: Float32Array = new Float32Array(n * c); // Ω [n, c]
+  for (let i = 0; i < z.length; i++) z[i] = rng.normal();
   const full = Math.min(r, c);
   for (let it = 0; it < iterations; it++) {
     let y = yield { a, aDims: [m, n], b: z, bDims: [n, c] }; // A·Z [m, c]
