@@ -4,7 +4,8 @@
 //    networks), concatenated and tiled to n with a relative perturbation of 1e-3 per copy after the
 //    first (so copies are not duplicates); `laplace` (with --synthetic) = Laplace(0, 0.02) values
 //  - sizes 1M and 10M, K = 16 and 256; three rounds alternate scikit-learn (seeds 0, 1, 2: its
-//    k-means++ start is random) and edgefit (deterministic); times are medians
+//    k-means++ start is random) and edgefit (deterministic); times are medians; each side first runs
+//    once untimed on the first 100k values (scikit-learn in the same process, edgefit: the JIT)
 //  - scikit-learn runs in Debian's /usr/bin/python3 (sklearn 1.2.1, numpy 1.24) in a child process with
 //    OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (for the anchor only: bench/anchor.ts); only `fit` is
 //    timed
@@ -32,6 +33,7 @@ from sklearn.cluster import KMeans
 import sklearn
 x = np.load(sys.argv[1]).reshape(-1, 1)
 k, seed = int(sys.argv[2]), int(sys.argv[3])
+KMeans(n_clusters=k, n_init=1, random_state=seed + 100).fit(x[:100000])  # warm-up, untimed
 km = KMeans(n_clusters=k, n_init=1, random_state=seed)
 _, dt, cpu = timed(lambda: km.fit(x))
 np.save(sys.argv[4], km.cluster_centers_.astype(np.float64).ravel())
@@ -172,6 +174,7 @@ function main(): void {
           let efErr = 0;
           let exact = false;
           let bins = 0;
+          kmeans1d(x.subarray(0, 100_000), k); // warm-up (the JIT), untimed, as on the Python side
           for (let r = 0; r < ROUNDS; r++) {
             const sk = sklearnFit(dir, npy, k, r);
             versions ||=
