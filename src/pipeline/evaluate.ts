@@ -73,7 +73,8 @@ export async function evaluate(
   data: Dataset,
   options: EvalOptions = {},
 ): Promise<EvalResult> {
-  const batch = Math.max(1, options.batchSize ?? 64);
+  // data whose samples cannot be stacked (per-sample scalars that differ) says so with maxBatch
+  const batch = Math.max(1, Math.min(options.batchSize ?? 64, data.maxBatch ?? Number.POSITIVE_INFINITY));
   const session = await openSession(runtime, model, options.threads);
   const reference = options.reference
     ? await openSession(runtime, options.reference, options.threads)

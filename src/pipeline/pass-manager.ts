@@ -247,11 +247,17 @@ export async function runPasses(
       if (res.changed) {
         const problems = verifyModel(model);
         if (problems.length) throw new Error(`pass ${s.pass.id} left an invalid graph: ${problems[0]}`);
-        if (s.pass.lossless) {
-          const [w0, w1] = [liveWeightBytes(before), liveWeightBytes(model)];
-          if (w1 > w0) throw new Error(`lossless pass ${s.pass.id} grew the weights (${w0} -> ${w1} bytes)`);
-        }
-        if (guard && current && original) {
+        // a lossless pass never grows the weights: a pass that did is rolled back (a bug to report,
+        // but the user's model is still slimmed by the other passes)
+        const grew = s.pass.lossless ? [liveWeightBytes(before), liveWeightBytes(model)] : undefined;
+        if (grew && grew[1]! > grew[0]!) {
+          log.warn(
+            `${s.pass.id} grew the weights (${grew[0]} -> ${grew[1]} bytes), which a lossless pass must not do; rolled back (please report this model)`,
+          );
+          model = before;
+          record.rolledBack = true;
+          record.changed = false;
+        } else if (guard && current && original) {
           const outs = await runAll(guard.runtime, model, guard.feeds);
           const errors = current.map((c, k) => compareOutputs([c], [outs[k]!]).maxRelError);
           const worst = errors.findIndex((e, k) => !(e <= bars[k]!));

@@ -38,7 +38,9 @@ export async function collectActivations(
   const exposed = exposeValues(model, names);
   const inputNames = new Set(model.graph.inputs.map((v) => v.name));
   const session = await runtime.createSession(encodeModel(exposed), { optimization: 'basic' });
-  const batch = fixedBatch(model) ?? Math.max(1, options.batchSize ?? 32);
+  const batch =
+    fixedBatch(model) ??
+    Math.max(1, Math.min(options.batchSize ?? 32, data.maxBatch ?? Number.POSITIVE_INFINITY));
   let total = Math.min(data.size, options.limit ?? data.size);
   if (fixedBatch(model) !== undefined) total -= total % batch; // only whole batches fit
   try {

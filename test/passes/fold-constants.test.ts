@@ -118,7 +118,7 @@ describe('fold-constants', () => {
 });
 
 describe('pass manager', () => {
-  it('refuses a lossless pass that grows the weights', async () => {
+  it('rolls back a lossless pass that grows the weights, with a warning', async () => {
     const m = newModel({ '': 13 });
     const b = new GraphBuilder(m.graph);
     const x = b.input('x', { elemType: 1, shape: [1, 4] });
@@ -136,9 +136,13 @@ describe('pass manager', () => {
         return result({ n: 1 });
       },
     });
-    await expect(runPasses(m, [{ pass: grows, options: {} }])).rejects.toThrow(
-      /lossless pass grows-lossless grew the weights/,
-    );
+    const warnings: string[] = [];
+    const r = await runPasses(m, [{ pass: grows, options: {} }], {
+      log: { info() {}, warn: (w) => warnings.push(w) },
+    });
+    expect(warnings.join(' ')).toMatch(/grows-lossless grew the weights \(16 -> 32 bytes\).*rolled back/);
+    expect(r.history[0]!.rolledBack).toBe(true);
+    expect(r.model.graph.initializers.length).toBe(1);
   });
 
   it("raises a sample's bar to the model's own rounding noise", async () => {
