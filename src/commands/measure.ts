@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { energyMicrojoules } from '../analysis/energy.js';
 import type { Dataset } from '../data/dataset.js';
 import { syntheticDataset } from '../data/dataset.js';
-import { synthesizeInputs } from '../data/synthetic.js';
+import { feedInputs, synthesizeInputs } from '../data/synthetic.js';
 import { EdgefitError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
 import { modelCounts } from '../ir/stats.js';
@@ -73,12 +73,24 @@ const db = (x: number) => (Number.isFinite(x) ? Math.round(x * 100) / 100 : x);
 export function dataOrSynthetic(
   model: Model,
   data: Dataset | undefined,
-  o: { samples: number; seed: number; shape: string[] },
+  o: { samples: number; seed: number; shape: string[]; input: string[] },
 ): Dataset {
-  return (
-    data ??
-    syntheticDataset(model, { samples: o.samples, seed: o.seed, shapes: resolveShapes(model, o.shape) })
+  if (data) return data;
+  const shapes = resolveShapes(model, o.shape);
+  const fixed = resolveInputValues(model, o.input);
+  // inputs whose first axis is not a free batch axis (a fixed size, a scalar, a state holding its batch
+  // on axis 1) cannot be stacked into batches: such models get one synthetic sample per run
+  const stackable = feedInputs(model).every(
+    (v) => !fixed[v.name] && typeof v.type?.shape?.[0] === 'string' && !shapes[v.name],
   );
+  if (stackable) return syntheticDataset(model, { samples: o.samples, seed: o.seed, shapes });
+  return {
+    size: o.samples,
+    labels: undefined,
+    source: 'synthetic inputs',
+    maxBatch: 1,
+    slice: (a) => ({ ...synthesizeInputs(model, { shapes, seed: o.seed + a, batch: 1 }), ...fixed }),
+  };
 }
 
 export async function evaluateCore(

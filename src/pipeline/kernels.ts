@@ -20,6 +20,7 @@ export const INT8_KERNELS = new Set([
   'QLinearConcat',
   'QLinearWhere',
   'DynamicQuantizeMatMul',
+  'DynamicQuantizeLSTM',
   'MatMulInteger',
   'ConvInteger',
   'MatMulNBits',
