@@ -53,6 +53,11 @@ export const COMMANDS: CommandCase[] = [
     name: 'bench',
     run: (m, _o, c) => edgefit.bench(m, { runs: 3, warmup: 1, shape: c.shape, input: c.input }),
   },
+  {
+    // the model against itself on synthetic inputs: size, latency and fidelity side by side
+    name: 'compare',
+    run: (m, _o, c) => edgefit.compare(m, m, { runs: 3, samples: 4, shape: c.shape, input: c.input }),
+  },
   { name: 'slim', run: (m, o, c) => edgefit.slim(m, { output: o, ...common(c) }) },
   {
     name: 'quantize-fp16',
