@@ -34,7 +34,7 @@ export function typeToProto(t: TensorType): TypeProto {
       dim: t.shape.map((d) =>
         create(TensorShapeProto_DimensionSchema, {
           value:
-            typeof d === 'number'
+            typeof d === 'number' && Number.isSafeInteger(d)
               ? { case: 'dimValue', value: BigInt(d) }
               : typeof d === 'string'
                 ? { case: 'dimParam', value: d }

@@ -68,7 +68,9 @@ export class RuleContext {
     return this.node.attributes.has(name);
   }
   set(i: number, elemType: number, shape: Dim[] | undefined): void {
-    this.types[i] = { elemType, shape };
+    // a dim is a whole size or unknown: a corrupt graph (float shape constants) must not yield 0.69
+    const dims = shape?.map((d) => (typeof d === 'number' && !(Number.isInteger(d) && d >= 0) ? null : d));
+    this.types[i] = { elemType, shape: dims };
   }
   setConstant(i: number, c: ConstantValue | undefined): void {
     if (!c) return;
