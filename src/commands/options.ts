@@ -61,15 +61,19 @@ export const runtimeOption = z
   .describe('onnxruntime-node or onnxruntime-web (wasm)');
 export const threadsOption = z.number().int().min(1).max(256).default(1).describe('intra-op threads');
 
-export const inspectOptions = z.object({
-  shape: shapeOption,
-  budget: z
-    .string()
-    .optional()
-    .describe('device budget to check, e.g. flash=2MB,ram=512KB (exit 3 when it does not fit)'),
-  top: z.number().int().min(1).max(1_000_000).default(25).describe('layers shown in the table'),
-  json: jsonOption,
-}).describe('what the model costs: params, weight bytes by dtype, MACs, activation memory, energy, per layer');
+export const inspectOptions = z
+  .object({
+    shape: shapeOption,
+    budget: z
+      .string()
+      .optional()
+      .describe('device budget to check, e.g. flash=2MB,ram=512KB (exit 3 when it does not fit)'),
+    top: z.number().int().min(1).max(1_000_000).default(25).describe('layers shown in the table'),
+    json: jsonOption,
+  })
+  .describe(
+    'what the model costs: params, weight bytes by dtype, MACs, activation memory, energy, per layer',
+  );
 
 /** What eval and compare share: data, synthetic samples when there is none, runtime. */
 const measureShape = {
@@ -89,27 +93,31 @@ const measureShape = {
   json: jsonOption,
 };
 
-export const evalOptions = z.object({
-  data: z.string().optional().describe(`${DATA_FILE} (default: synthetic inputs, needs --reference)`),
-  reference: z.string().optional().describe('reference model: report agreement, cosine, SQNR per output'),
-  batchSize: z.number().int().min(1).max(65536).default(64).describe('samples per run'),
-  ...measureShape,
-}).describe('accuracy on labelled data; fidelity against a reference model');
+export const evalOptions = z
+  .object({
+    data: z.string().optional().describe(`${DATA_FILE} (default: synthetic inputs, needs --reference)`),
+    reference: z.string().optional().describe('reference model: report agreement, cosine, SQNR per output'),
+    batchSize: z.number().int().min(1).max(65536).default(64).describe('samples per run'),
+    ...measureShape,
+  })
+  .describe('accuracy on labelled data; fidelity against a reference model');
 
-export const benchOptions = z.object({
-  threads: threadsOption,
-  batch: z.number().int().min(1).max(65536).default(1).describe('batch size for the dynamic batch dim'),
-  runs: z.number().int().min(1).max(1_000_000).default(100).describe('timed runs'),
-  warmup: z.number().int().min(0).max(100_000).default(10).describe('untimed warm-up runs'),
-  profile: z
-    .boolean()
-    .default(false)
-    .describe('per-node time and the kernel ONNX Runtime really ran (from its profiler)'),
-  shape: shapeOption,
-  input: inputOption,
-  runtime: runtimeOption,
-  json: jsonOption,
-}).describe('latency (median/p90/min), throughput and sizes (file, gzip, brotli)');
+export const benchOptions = z
+  .object({
+    threads: threadsOption,
+    batch: z.number().int().min(1).max(65536).default(1).describe('batch size for the dynamic batch dim'),
+    runs: z.number().int().min(1).max(1_000_000).default(100).describe('timed runs'),
+    warmup: z.number().int().min(0).max(100_000).default(10).describe('untimed warm-up runs'),
+    profile: z
+      .boolean()
+      .default(false)
+      .describe('per-node time and the kernel ONNX Runtime really ran (from its profiler)'),
+    shape: shapeOption,
+    input: inputOption,
+    runtime: runtimeOption,
+    json: jsonOption,
+  })
+  .describe('latency (median/p90/min), throughput and sizes (file, gzip, brotli)');
 
 export const compareOptions = z.object({
   data: z
@@ -146,15 +154,17 @@ export const slimOptions = z
   .object({ ...transformShape })
   .describe('lossless graph clean-up: fold BatchNorm and constants, drop dead and identity nodes');
 
-export const optimizeOptions = z.object({
-  ...transformShape,
-  recipe: z.string().min(1).describe('the recipe (JSON or YAML list of { pass, options, nodes } steps)'),
-  calib: z
-    .string()
-    .optional()
-    .describe('calibration data for data-aware passes (static int8, GPTQ, SmoothQuant)'),
-  ...dataShape,
-}).describe('run a recipe: a JSON or YAML list of { pass, options, nodes } steps');
+export const optimizeOptions = z
+  .object({
+    ...transformShape,
+    recipe: z.string().min(1).describe('the recipe (JSON or YAML list of { pass, options, nodes } steps)'),
+    calib: z
+      .string()
+      .optional()
+      .describe('calibration data for data-aware passes (static int8, GPTQ, SmoothQuant)'),
+    ...dataShape,
+  })
+  .describe('run a recipe: a JSON or YAML list of { pass, options, nodes } steps');
 
 export const slimFlag = z.boolean().default(true).describe('run the lossless clean-up (slim) first');
 

@@ -27,48 +27,52 @@ export const QUANTIZE_MODES = ['fp16', 'weight-int8', 'weight-int4', 'dynamic', 
 const S = quantizeStaticInt8.options.shape;
 const W4 = quantizeWeightInt4.options.shape;
 
-export const quantizeOptions = z.object({
-  ...transformShape,
-  mode: z.enum(QUANTIZE_MODES).describe('what to quantize and how'),
-  calib: z
-    .string()
-    .optional()
-    .describe('calibration data (static mode, GPTQ, SmoothQuant): .npz, .npy, IDX, image folder'),
-  method: S.method,
-  percentile: S.percentile,
-  samples: S.samples,
-  activationType: S.activationType,
-  perTensor: S.perTensor,
-  reduceRange: S.reduceRange,
-  exclude: S.exclude,
-  biasCorrection: S.biasCorrection,
-  cle: z.boolean().default(false).describe('cross-layer equalization before quantizing (depthwise nets)'),
-  smoothQuant: z
-    .boolean()
-    .default(false)
-    .describe('SmoothQuant: move activation outliers into MatMul weights (needs --calib)'),
-  alpha: smoothQuant.options.shape.alpha.describe('SmoothQuant migration strength'),
-  blockSize: W4.blockSize,
-  accuracyLevel: W4.accuracyLevel,
-  format: W4.format,
-  algorithm: W4.algorithm,
-  conv: z
-    .boolean()
-    .default(false)
-    .describe('also quantize Conv weights (weight-only/dynamic: a smaller file, not faster on ORT CPU)'),
-  keepIoTypes: quantizeFp16.options.shape.keepIoTypes,
-  slim: slimFlag,
-  maxDrop: z
-    .number()
-    .min(0)
-    .max(100)
-    .optional()
-    .describe(
-      'static/dynamic: keep the most sensitive layers float until top-1 (or agreement) drops at most this many points',
-    ),
-  data: z.string().optional().describe('evaluation data for --max-drop (default: the --calib data)'),
-  ...dataShape,
-}).describe('quantize: fp16, weight-only int8/int4, dynamic or static int8 (laid out for ONNX Runtime int8 kernels)');
+export const quantizeOptions = z
+  .object({
+    ...transformShape,
+    mode: z.enum(QUANTIZE_MODES).describe('what to quantize and how'),
+    calib: z
+      .string()
+      .optional()
+      .describe('calibration data (static mode, GPTQ, SmoothQuant): .npz, .npy, IDX, image folder'),
+    method: S.method,
+    percentile: S.percentile,
+    samples: S.samples,
+    activationType: S.activationType,
+    perTensor: S.perTensor,
+    reduceRange: S.reduceRange,
+    exclude: S.exclude,
+    biasCorrection: S.biasCorrection,
+    cle: z.boolean().default(false).describe('cross-layer equalization before quantizing (depthwise nets)'),
+    smoothQuant: z
+      .boolean()
+      .default(false)
+      .describe('SmoothQuant: move activation outliers into MatMul weights (needs --calib)'),
+    alpha: smoothQuant.options.shape.alpha.describe('SmoothQuant migration strength'),
+    blockSize: W4.blockSize,
+    accuracyLevel: W4.accuracyLevel,
+    format: W4.format,
+    algorithm: W4.algorithm,
+    conv: z
+      .boolean()
+      .default(false)
+      .describe('also quantize Conv weights (weight-only/dynamic: a smaller file, not faster on ORT CPU)'),
+    keepIoTypes: quantizeFp16.options.shape.keepIoTypes,
+    slim: slimFlag,
+    maxDrop: z
+      .number()
+      .min(0)
+      .max(100)
+      .optional()
+      .describe(
+        'static/dynamic: keep the most sensitive layers float until top-1 (or agreement) drops at most this many points',
+      ),
+    data: z.string().optional().describe('evaluation data for --max-drop (default: the --calib data)'),
+    ...dataShape,
+  })
+  .describe(
+    'quantize: fp16, weight-only int8/int4, dynamic or static int8 (laid out for ONNX Runtime int8 kernels)',
+  );
 
 export type QuantizeOptions = z.input<typeof quantizeOptions>;
 type Q = z.output<typeof quantizeOptions>;

@@ -149,7 +149,8 @@ export function parseOptions<S extends z.ZodObject>(schema: S, input: unknown, c
   if (r.success) return r.data as z.output<S>;
   // a bad value the user gave says more than a flag they have not given yet
   const given = (i: z.core.$ZodIssue) =>
-    i.code === 'unrecognized_keys' || (input as Record<string, unknown> | undefined)?.[String(i.path[0])] !== undefined;
+    i.code === 'unrecognized_keys' ||
+    (input as Record<string, unknown> | undefined)?.[String(i.path[0])] !== undefined;
   const issue = r.error.issues.find(given) ?? r.error.issues[0]!;
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0]!;

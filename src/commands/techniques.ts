@@ -15,30 +15,32 @@ import { type BuildContext, slimSteps, tidySteps } from './transforms.js';
 const P = pruneWeights.options.shape;
 const WEIGHT_PATTERNS = P.pattern.unwrap().options;
 
-export const pruneOptions = z.object({
-  ...transformShape,
-  sparsity: P.sparsity
-    .unwrap()
-    .describe(
-      'fraction of weights set to zero; with --pattern channel, the fraction of channels removed per group',
-    ),
-  pattern: z
-    .enum([...WEIGHT_PATTERNS, 'channel'])
-    .default('unstructured')
-    .describe(
-      'unstructured, N:M (2:4), or channel (removes whole channels: shapes shrink, inference gets faster)',
-    ),
-  method: z
-    .enum([...P.method.unwrap().options, 'l1'])
-    .default('magnitude')
-    .describe('weights: magnitude | wanda (needs --calib); channels: l1 (filter L1 norm)'),
-  calib: z.string().optional().describe('calibration data for --method wanda'),
-  minElements: P.minElements,
-  samples: P.samples,
-  roundTo: pruneChannels.options.shape.roundTo,
-  slim: slimFlag,
-  ...dataShape,
-}).describe('sparsify weights (unstructured or N:M zeros, by magnitude or Wanda) or remove whole channels');
+export const pruneOptions = z
+  .object({
+    ...transformShape,
+    sparsity: P.sparsity
+      .unwrap()
+      .describe(
+        'fraction of weights set to zero; with --pattern channel, the fraction of channels removed per group',
+      ),
+    pattern: z
+      .enum([...WEIGHT_PATTERNS, 'channel'])
+      .default('unstructured')
+      .describe(
+        'unstructured, N:M (2:4), or channel (removes whole channels: shapes shrink, inference gets faster)',
+      ),
+    method: z
+      .enum([...P.method.unwrap().options, 'l1'])
+      .default('magnitude')
+      .describe('weights: magnitude | wanda (needs --calib); channels: l1 (filter L1 norm)'),
+    calib: z.string().optional().describe('calibration data for --method wanda'),
+    minElements: P.minElements,
+    samples: P.samples,
+    roundTo: pruneChannels.options.shape.roundTo,
+    slim: slimFlag,
+    ...dataShape,
+  })
+  .describe('sparsify weights (unstructured or N:M zeros, by magnitude or Wanda) or remove whole channels');
 
 export type PruneOptions = z.input<typeof pruneOptions>;
 
@@ -71,13 +73,15 @@ export function buildPrune(o: z.output<typeof pruneOptions>, ctx: BuildContext):
 
 const C = clusterWeights.options.shape;
 
-export const clusterOptions = z.object({
-  ...transformShape,
-  clusters: C.clusters.unwrap().describe('centroids per weight tensor'),
-  storage: C.storage,
-  minElements: C.minElements,
-  slim: slimFlag,
-}).describe('weight clustering: K shared values per weight tensor, stored as a codebook plus uint8 indices');
+export const clusterOptions = z
+  .object({
+    ...transformShape,
+    clusters: C.clusters.unwrap().describe('centroids per weight tensor'),
+    storage: C.storage,
+    minElements: C.minElements,
+    slim: slimFlag,
+  })
+  .describe('weight clustering: K shared values per weight tensor, stored as a codebook plus uint8 indices');
 
 export type ClusterOptions = z.input<typeof clusterOptions>;
 
@@ -100,12 +104,14 @@ export const buildCluster = (o: z.output<typeof clusterOptions>): TransformComma
 
 const D = decomposeSvd.options.shape;
 
-export const decomposeOptions = z.object({
-  ...transformShape,
-  rankRatio: D.rankRatio.unwrap().describe('kept rank as a fraction of min(K, N)'),
-  minElements: D.minElements,
-  slim: slimFlag,
-}).describe('low-rank factorization: MatMul/Gemm weights W[K,N] -> U[K,r] · V[r,N] (truncated SVD)');
+export const decomposeOptions = z
+  .object({
+    ...transformShape,
+    rankRatio: D.rankRatio.unwrap().describe('kept rank as a fraction of min(K, N)'),
+    minElements: D.minElements,
+    slim: slimFlag,
+  })
+  .describe('low-rank factorization: MatMul/Gemm weights W[K,N] -> U[K,r] · V[r,N] (truncated SVD)');
 
 export type DecomposeOptions = z.input<typeof decomposeOptions>;
 

@@ -198,7 +198,10 @@ export async function runSearch(
     wave.forEach((t, w) => {
       const c = measured[w];
       const st = t.settings[k]!;
-      if (!c) return void (t.stopped = true);
+      if (!c) {
+        t.stopped = true;
+        return;
+      }
       sensitivity.push({
         layer: t.layer.name,
         op: t.layer.op,
