@@ -115,7 +115,8 @@ export function typedArrayFromBytes<D extends NdDtype>(
   littleEndian: boolean,
 ): NdArrayDataTypes[D] {
   const { size, ctor } = DTYPES[dtype];
-  const copy = bytes.slice(0, count * size);
+  // a copy of exactly these bytes (Buffer#slice would be a view into Node's shared pool)
+  const copy = Uint8Array.prototype.slice.call(bytes, 0, count * size);
   if (size > 1 && littleEndian !== HOST_IS_LITTLE_ENDIAN) swapBytes(copy, size);
   return new ctor(copy.buffer) as NdArrayDataTypes[D];
 }

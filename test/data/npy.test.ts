@@ -333,3 +333,14 @@ describe('decodeNpz errors', () => {
     expect(decodeNpz(zip).size).toBe(0);
   });
 });
+
+describe('decodeNpy from a Node Buffer', () => {
+  it('reads the array, not the pool around it (Buffer#slice is a view)', async () => {
+    const { encodeNpy, decodeNpy } = await import('../../src/data/npy.js');
+    const bytes = encodeNpy({ dtype: 'float32', shape: [3], data: Float32Array.from([1.5, -2, 3]) });
+    // a small Buffer lives inside Node's shared 8 KiB pool: its .buffer is much larger than it
+    const buf = Buffer.from(bytes);
+    const arr = decodeNpy(buf, 'buf');
+    expect(Array.from(arr.data as Float32Array)).toEqual([1.5, -2, 3]);
+  });
+});
