@@ -90,6 +90,9 @@ function weightAxis(n: Node): number {
   return 1; // MatMul [K, N]: per column
 }
 
+/** The ONNX type of quantized activations, by the activationType option. */
+const ACTIVATION_TYPES = { uint8: DataType.UINT8, int8: DataType.INT8, int16: DataType.INT16 } as const;
+
 export const quantizeStaticInt8 = definePass({
   id: 'quantize-static-int8',
   summary: 'static int8 QDQ quantization with calibrated activations, laid out for ONNX Runtime int8 kernels',
@@ -164,18 +167,8 @@ export const quantizeStaticInt8 = definePass({
     const int16 = options.activationType === 'int16';
     const qDomain = int16 && opset < 21 ? 'com.microsoft' : '';
     if (qDomain && !model.opsetImports.has('com.microsoft')) model.opsetImports.set('com.microsoft', 1);
-    const actType =
-      options.activationType === 'uint8'
-        ? DataType.UINT8
-        : options.activationType === 'int8'
-          ? DataType.INT8
-          : DataType.INT16;
-    const actRange =
-      options.activationType === 'uint8'
-        ? RANGES.uint8
-        : options.activationType === 'int8'
-          ? RANGES.int8
-          : RANGES.int16;
+    const actType = ACTIVATION_TYPES[options.activationType];
+    const actRange = RANGES[options.activationType];
     const e: Emitter = { b: new GraphBuilder(graph), qDomain, actType, actRange };
 
     // rule 3: activation qparams (tied values share their source's)
