@@ -14,7 +14,7 @@ import type { EvalCache } from '../search/evaluator.js';
 import type { Hooks } from './commands.js';
 import { openDataset } from './data-files.js';
 import { PoolEvaluator } from './eval-pool.js';
-import { checkOutput, fileCounts } from './files.js';
+import { checkOutput } from './files.js';
 import { loadModel, saveModel } from './model-io.js';
 import { writeReportHtml } from './report.js';
 import { transportSizes } from './sizes.js';
@@ -74,8 +74,7 @@ export async function search(model: string, options: SearchOptions, hooks?: Hook
   const recipePath = `${o.output}.recipe.yaml`;
   writeFileSync(recipePath, stringify(report.chosen.recipe));
   report.output = saved.path;
-  const after = fileCounts(loadModel(saved.path), saved.path);
-  report.chosen.metrics.bytes = after.bytes;
+  report.chosen.metrics.bytes = saved.bytes + (saved.dataBytes ?? 0);
   if (o.report) writeReportHtml(report, o.report, { force: o.force });
   return report;
 }

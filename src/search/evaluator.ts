@@ -94,11 +94,13 @@ export function evaluationKey(modelHash: string, recipe: RecipeStep[], id: strin
 export class LocalEvaluator implements Evaluator {
   readonly id: string;
   private readonly modelHash: string;
-  private reference: Uint8Array | undefined;
+  /** without labels, accuracy is top-1 agreement with the input model */
+  private readonly reference: Uint8Array | undefined;
 
   constructor(private readonly o: LocalEvaluatorOptions) {
     this.modelHash = contentHash([o.modelBytes]);
     this.id = evaluatorId(o);
+    this.reference = o.evalData.labels ? undefined : o.modelBytes;
   }
 
   async evaluate(recipes: RecipeStep[][]): Promise<Measured[]> {
@@ -120,7 +122,6 @@ export class LocalEvaluator implements Evaluator {
     const counts = modelCounts(model);
     const cost = analyzeCost(model);
     const labels = this.o.evalData.labels !== undefined;
-    this.reference ??= labels ? undefined : this.o.modelBytes;
     const e = await runEvaluation(this.o.runtime, bytes, this.o.evalData, {
       batchSize: 64,
       ...(this.reference ? { reference: this.reference } : {}),

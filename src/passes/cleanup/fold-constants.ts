@@ -124,8 +124,7 @@ function foldStaticShapes(graph: Graph, selects: (n: Node) => boolean): number {
     const out = node.outputs[0]!;
     if (out.isGraphOutput) continue;
     const shape = node.inputs[0]?.type?.shape;
-    // dims must be real sizes (a corrupt graph can carry inferred non-integer dims)
-    if (!shape?.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0)) continue;
+    if (!shape?.every((d) => typeof d === 'number')) continue;
     const rank = shape.length;
     const clamp = (i: number) => Math.min(rank, Math.max(0, i < 0 ? i + rank : i));
     const start = clamp(attrInt(node, 'start', 0));
