@@ -72,7 +72,9 @@ export async function search(model: string, options: SearchOptions, hooks?: Hook
   });
   const saved = saveModel(chosen, o.output, { force: o.force });
   const recipePath = `${o.output}.recipe.yaml`;
-  writeFileSync(recipePath, stringify(report.chosen.recipe));
+  // beside the model, atomically like it (temp file, then rename)
+  writeFileSync(`${recipePath}.tmp-${process.pid}`, stringify(report.chosen.recipe));
+  renameSync(`${recipePath}.tmp-${process.pid}`, recipePath);
   report.output = saved.path;
   report.chosen.metrics.bytes = saved.bytes + (saved.dataBytes ?? 0);
   if (o.report) writeReportHtml(report, o.report, { force: o.force });
