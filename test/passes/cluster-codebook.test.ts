@@ -49,6 +49,10 @@ const CASES: [string, number, Codebook][] = [
   ['packed 4-bit, odd count, opset 13', 13, codebookOf([5, 3, 3, 3], 16, 4, 3)],
   ['packed 4-bit, even count, opset 10', 10, codebookOf([8, 6], 9, 4, 4)],
   ['packed 2-bit with padding, opset 17', 17, codebookOf([7, 5], 4, 2, 5)],
+  ['1-bit in uint8 words, opset 17', 17, codebookOf([3, 7], 2, 1, 10)],
+  ['3-bit in uint32 words (10 each), opset 13', 13, codebookOf([6, 7], 8, 3, 11)],
+  ['5-bit in uint32 words, grouped, opset 17', 17, codebookOf([4, 9], 32, 5, 12, { axis: 0, size: 2 })],
+  ['6-bit in uint32 words, opset 21', 21, codebookOf([11, 3], 64, 6, 13)],
   ['per channel axis 0, uint4', 21, codebookOf([6, 4, 3, 3], 16, 4, 6, { axis: 0, size: 1 })],
   [
     'groups of 4 on axis 1 (Gemm transB=0), packed 2-bit',
@@ -96,6 +100,7 @@ describe('codebook encoding', () => {
   it('bad codebooks: one line', () => {
     const m = newModel({ '': 9 });
     expect(() => writeCodebook(m.graph, 'w', codebookOf([4, 4], 16, 4, 1))).toThrow(/opset >= 10/);
+    expect(() => writeCodebook(newModel().graph, 'w', codebookOf([4, 4], 100, 7, 1))).toThrow(/1 to 6, or 8/);
     expect(() => writeCodebook(newModel().graph, 'w', codebookOf([4, 4], 17, 4, 1))).toThrow(/do not fit/);
   });
 });

@@ -3,13 +3,14 @@
 // model (so inference runs on the float weight at float speed; ORT has no LUT kernel, docs/ORT.md §2.8).
 // Other passes re-encode a clustered weight through readCodebook / writeCodebook instead of expanding
 // it (cluster → quantize quantizes the codebook; prune after cluster re-encodes).
-//  1. indices (one per element, in the weight's element order), stored by `bits`:
+//  1. indices (one per element, in the weight's element order), stored by `bits` (1–6 or 8):
 //       8            uint8 [dims]                          → Cast(int64)
 //       4, opset ≥ 21 uint4 [dims] (2 per byte, low nibble first, as ONNX packs) → Cast(int64)
-//       4 / 2         uint8 [m, 1], m = ⌈n / p⌉ bytes of p = 8/bits indices, element j·p + t in bits
-//                     [t·bits, (t+1)·bits) → Cast(int64) → Div([p] = 2^(t·bits)) → Mod(2^bits) [m, p]
-//                     → Reshape([-1]) → Slice(0, n) when n is not a multiple of p → Reshape(dims);
-//                     needs opset ≥ 10 (Mod, Slice with inputs)
+//       1, 2, 4       words of uint8, 3, 5, 6 words of uint32 (little-endian), p = ⌊word bits / bits⌋
+//                     indices per word, element j·p + t in bits [t·bits, (t+1)·bits) of word j:
+//                     [m, 1] words, m = ⌈n / p⌉ → Cast(int64) → Div([p] = 2^(t·bits)) → Mod(2^bits)
+//                     [m, p] → Reshape([-1]) → Slice(0, n) when n is not a multiple of p →
+//                     Reshape(dims); needs opset ≥ 10 (Mod, Slice with inputs)
 //  2. codebook [K] (one per tensor): W = Gather(codebook, indices).
 //     codebook [G, K] (groups along `groupAxis`, the output-channel axis of the consumer: Conv axis 0,
 //     Gemm transB=1 axis 0 / transB=0 axis 1, MatMul axis 1 (N) — chosen by the pass, recorded here
@@ -45,20 +46,28 @@ export interface Codebook {
   groups?: number;
   /** channels of groupAxis per group (the last group may be smaller); default ⌈dims[groupAxis] / groups⌉ */
   groupSize?: number;
-  /** index bits as stored (8, or 4 / 2 when packed) */
+  /** index bits as stored (8, or 1–6 when packed) */
   bits: number;
   /** readCodebook only: the expansion's nodes, consumer side last (for passes that replace it) */
   nodes?: Node[];
 }
 
-/** The index width a codebook of K entries packs into: 2 (K <= 4), 4 (K <= 16) or 8. */
+/** The narrowest index width a codebook of K entries packs into: 1–6 bits, else 8 (7 gains nothing). */
 export function indexBitsFor(k: number): number {
-  return k <= 4 ? 2 : k <= 16 ? 4 : 8;
+  const bits = Math.max(1, Math.ceil(Math.log2(k)));
+  return bits <= 6 ? bits : 8;
 }
 
 /** Whether `bits` wide indices can be written in a graph of this ai.onnx opset (rule 1). */
 export function indexBitsSupported(bits: number, opset: number): boolean {
-  return bits === 8 ? opset >= 6 : bits === 4 || bits === 2 ? opset >= 10 : false;
+  return bits === 8 ? opset >= 6 : Number.isInteger(bits) && bits >= 1 && bits <= 6 ? opset >= 10 : false;
+}
+
+/** the word that holds packed indices of `bits` (rule 1) */
+function wordOf(bits: number): { dtype: number; per: number } {
+  return 8 % bits === 0
+    ? { dtype: DataType.UINT8, per: 8 / bits }
+    : { dtype: DataType.UINT32, per: Math.floor(32 / bits) };
 }
 
 function entriesOf(cb: Codebook): number {
@@ -96,19 +105,24 @@ function check(ok: boolean, what: string): void {
   if (!ok) throw new EdgefitError('BAD_ARGUMENT', `codebook: ${what}`, 'write a consistent codebook');
 }
 
-/** Pack indices of `bits` each, p = 8/bits per byte, element j·p + t at bits [t·bits, (t+1)·bits). */
+/** Pack indices of `bits` each into the little-endian bytes of their words (rule 1). */
 export function packIndices(indices: Uint8Array, bits: number): Uint8Array {
-  const per = 8 / bits;
-  const out = new Uint8Array(Math.ceil(indices.length / per));
-  for (let i = 0; i < indices.length; i++) out[(i / per) | 0]! |= indices[i]! << ((i % per) * bits);
-  return out;
+  const { dtype, per } = wordOf(bits);
+  const m = Math.ceil(indices.length / per);
+  const words = dtype === DataType.UINT8 ? new Uint8Array(m) : new Uint32Array(m);
+  for (let j = 0, i = 0; j < m; j++) {
+    let word = 0;
+    for (let t = 0; t < per && i < indices.length; t++, i++) word += indices[i]! * 2 ** (t * bits);
+    words[j] = word;
+  }
+  return new Uint8Array(words.buffer);
 }
 
-function unpackIndices(packed: Uint8Array, bits: number, n: number): Uint8Array {
-  const per = 8 / bits;
-  const mask = (1 << bits) - 1;
+function unpackIndices(words: Uint8Array | Uint32Array, bits: number, n: number): Uint8Array {
+  const { per } = wordOf(bits);
+  const base = 2 ** bits;
   const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = (packed[(i / per) | 0]! >> ((i % per) * bits)) & mask;
+  for (let i = 0; i < n; i++) out[i] = Math.floor(words[(i / per) | 0]! / 2 ** ((i % per) * bits)) % base;
   return out;
 }
 
@@ -166,11 +180,11 @@ function writeIndices(w: Writer, cb: Codebook, opset: number): Value {
     );
     return w.op('Cast', [u4], I64, cb.dims, { to: I64 });
   }
-  const per = 8 / cb.bits;
+  const { dtype, per } = wordOf(cb.bits);
   const m = Math.ceil(n / per);
   const packed = w.init(
     'indices_packed',
-    Tensor.fromBytes('', DataType.UINT8, [m, 1], packIndices(cb.indices, cb.bits)),
+    Tensor.fromBytes('', dtype, [m, 1], packIndices(cb.indices, cb.bits)),
   );
   const bytes = w.op('Cast', [packed], I64, [m, 1], { to: I64 });
   const divisors = Array.from({ length: per }, (_, t) => 2 ** (t * cb.bits));
@@ -194,13 +208,13 @@ export function writeCodebook(graph: Graph, baseName: string, cb: Codebook): Val
   const n = cb.dims.reduce((a, b) => a * b, 1);
   const k = entriesOf(cb);
   check(cb.indices.length === n, `${cb.indices.length} indices for a weight of ${n} elements`);
-  check(cb.bits === 8 || cb.bits === 4 || cb.bits === 2, `index bits ${cb.bits} (8, 4 or 2)`);
+  check(indexBitsSupported(cb.bits, Number.POSITIVE_INFINITY), `index bits ${cb.bits} (1 to 6, or 8)`);
   check(k >= 1 && k <= 2 ** cb.bits, `${k} codebook entries do not fit ${cb.bits}-bit indices`);
   if (!indexBitsSupported(cb.bits, opset))
     throw new EdgefitError(
       'UNSUPPORTED',
       `${cb.bits}-bit codebook indices need ai.onnx opset >= ${cb.bits === 8 ? 6 : 10} (the model has ${opset})`,
-      cb.bits === 8 ? 'use --storage dense' : 'use more than 16 clusters (8-bit indices) or --storage dense',
+      cb.bits === 8 ? 'use --storage dense' : 'use more than 64 clusters (8-bit indices) or --storage dense',
     );
   const grouped = groupLayout(cb);
   if (grouped)
@@ -276,19 +290,20 @@ function readIndices(
   const packed = constantOf(cast8?.inputs[0]);
   if (!mod || !div || !cast8 || !base || !shifts || !packed || base.length !== 1) return undefined;
   const bits = Math.log2(base[0]!);
-  const per = 8 / bits;
+  if (bits === 8 || !indexBitsSupported(bits, Number.POSITIVE_INFINITY)) return undefined;
+  const { dtype, per } = wordOf(bits);
   if (
-    (bits !== 4 && bits !== 2) ||
     !same(
       shifts,
       Array.from({ length: per }, (_, t) => 2 ** (t * bits)),
     )
   )
     return undefined;
-  if (packed.dtype !== DataType.UINT8 || !same(packed.dims, [Math.ceil(n / per), 1])) return undefined;
+  if (packed.dtype !== dtype || !same(packed.dims, [Math.ceil(n / per), 1])) return undefined;
   if (attrInt(cast8, 'to') !== DataType.INT64 || attrInt(mod, 'fmod', 0) !== 0) return undefined;
   nodes.push(cast8, div, mod, ...chain.reverse());
-  return { indices: unpackIndices(packed.bytes(), bits, n), bits, dims };
+  const words = dtype === DataType.UINT8 ? packed.bytes() : (packed.typed() as Uint32Array);
+  return { indices: unpackIndices(words, bits, n), bits, dims };
 }
 
 /**
