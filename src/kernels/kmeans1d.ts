@@ -16,11 +16,14 @@
 //     assigned to its nearest float32 centroid (ties to the lower: a bin whose whole range has one
 //     nearest centroid maps to it, the values of the few bins that straddle a midpoint are searched)
 //     and the error is summed in float64 in that pass, so `sse` is the error of the codebook as written.
+//  4. `init: 'kmeans++'` replaces the dynamic program of step 2 by Lloyd's iterations from a k-means++
+//     seeding over the same bins (kernels/kmeans-pp.ts); steps 1 and 3 are shared.
 // Optional importance weights (>= 0) make the error Σ wᵢ(xᵢ − c)² (importance-weighted clustering); a
 // value of weight 0 still gets its nearest centroid but pulls none.
 
 import { EdgefitError } from '../errors.js';
 import { CELLS, optimalPartition } from './kmeans-dp.js';
+import { lloydPartition } from './kmeans-pp.js';
 
 export { optimalPartition, type Partition } from './kmeans-dp.js';
 
@@ -33,6 +36,10 @@ export interface KMeansOptions {
   assignment?: Uint8Array;
   /** run the DP over every bin, however long it takes (default: coarse to fine past CELLS) */
   full?: boolean;
+  /** 'dp' (default): the exact dynamic program; 'kmeans++': Lloyd from a k-means++ seeding (rule 4) */
+  init?: 'dp' | 'kmeans++';
+  /** seed of the k-means++ draws */
+  seed?: number;
 }
 
 export interface KMeansResult {
@@ -361,13 +368,10 @@ export function kmeans1d(values: Float32Array, k: number, options: KMeansOptions
     bins.sum[0] = s;
     count = 1;
   }
-  const part = optimalPartition(
-    bins.weight,
-    bins.sum,
-    count,
-    k,
-    options.full ? Number.POSITIVE_INFINITY : CELLS,
-  );
+  const part =
+    options.init === 'kmeans++'
+      ? lloydPartition(bins.weight, bins.sum, count, k, { seed: options.seed ?? 0 })
+      : optimalPartition(bins.weight, bins.sum, count, k, options.full ? Number.POSITIVE_INFINITY : CELLS);
   const { ends } = part;
   const m = ends.length;
   const centroids = new Float32Array(m);
