@@ -24,6 +24,11 @@ export interface GptqOptions {
   percdamp?: number;
   /** rows per lazy update batch (rounded up to a multiple of the block size) */
   lazyBatch?: number;
+  /**
+   * keep the weights that are exactly 0 in `w` at code = zero point (dequantized exactly 0), their
+   * error spread like any other (default true): pruning's mask survives quantization
+   */
+  keepZeros?: boolean;
 }
 
 /**
@@ -41,6 +46,7 @@ export async function quantizeGptq(
 ): Promise<QuantizedMatrix> {
   const W = Float32Array.from(w);
   const H = Float64Array.from(h);
+  const keepZeros = options.keepZeros ?? true;
   // inputs that never fire carry no information: quantize their (zeroed) rows exactly
   let meanDiag = 0;
   for (let k = 0; k < K; k++) {
@@ -85,7 +91,7 @@ export async function quantizeGptq(
         const s = scales[so + n]!;
         const z = zeroPoints ? zeroPoints[so + n]! : 0;
         let q = Math.fround(v / s) + MAGIC - MAGIC + z;
-        q = Math.max(qmin, Math.min(qmax, q));
+        q = keepZeros && w[row + n] === 0 ? z : Math.max(qmin, Math.min(qmax, q));
         codes[row + n] = q;
         err[e + n] = (v - Math.fround((q - z) * s)) / d;
       }

@@ -62,6 +62,13 @@ export interface Pass<S extends z.ZodObject = z.ZodObject> {
   /** lossless passes must not change outputs (the guard rolls them back if they do) */
   lossless: boolean;
   options: S;
+  /**
+   * How the pass meets weights an earlier step encoded (passes/encoding.ts); lossy passes only:
+   * 'expose' (default): codebooks are plain weights while it runs, re-encoded after; 'keep': it
+   * leaves codebook weights alone and the manager says so; 'native': it handles them itself.
+   * Already quantized weights are never handed to a lossy pass (the manager says so).
+   */
+  encodings?: 'expose' | 'keep' | 'native';
   /** values a search should try, per option */
   searchSpace?: { [K in keyof z.infer<S>]?: z.infer<S>[K][] };
   apply(model: Model, options: z.infer<S>, context: PassContext): PassResult | Promise<PassResult>;

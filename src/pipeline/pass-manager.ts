@@ -19,6 +19,7 @@ import { encodeModel } from '../ir/serialize.js';
 import { modelCounts } from '../ir/stats.js';
 import { verifyModel } from '../ir/verify.js';
 import { Rng } from '../kernels/random.js';
+import { encodingWarnings, exposeCodebooks, reencodeCodebooks } from '../passes/encoding.js';
 import type { Logger, PassStats, ProgressSink } from '../passes/pass.js';
 import { removeUnused } from '../passes/util.js';
 import type { Fidelity, PassRecord } from '../report/schema.js';
@@ -218,6 +219,15 @@ export async function runPasses(
       const before = cloneModel(model); // shares tensor data: cheap
       const t0 = performance.now();
       let res: { changed: boolean; stats: PassStats };
+      const selects = nodeSelector(s.nodes);
+      const policy = s.pass.lossless ? undefined : (s.pass.encodings ?? 'expose');
+      if (policy && iteration === 0)
+        for (const w of encodingWarnings(model, s.pass.id, selects, {
+          codebooks: policy === 'keep',
+          quantizer: s.pass.id.startsWith('quantize'),
+        }))
+          log.warn(w);
+      const exposed = policy === 'expose' ? exposeCodebooks(model, selects) : [];
       try {
         res = await s.pass.apply(model, s.options as never, {
           log,
@@ -230,8 +240,10 @@ export async function runPasses(
               : undefined,
           progress: options.progress,
           matmul: options.runtime ? () => new OrtMatMul(options.runtime!) : undefined,
-          selects: nodeSelector(s.nodes),
+          selects,
         });
+        const reencoded = reencodeCodebooks(model, exposed, s.pass.id, log);
+        if (reencoded) res = { ...res, stats: { ...res.stats, codebooksKept: reencoded } };
       } catch (e) {
         const ran = history.map((h) => h.name);
         const context = `pass ${s.pass.id} failed${ran.length ? ` (after ${[...new Set(ran)].join(', ')})` : ''}`;

@@ -5,7 +5,8 @@
 //     inputs, Constant outputs, or outputs of nodes folded in this step) is evaluated, together with
 //     every other such node, by ONNX Runtime in one small model; its outputs become initializers
 //  3. never folded: random ops, nodes with subgraphs, Q/DQ (folding a DequantizeLinear would undo
-//     quantization)
+//     quantization), the expansion of an encoded weight (a codebook's Gather and what unpacks its
+//     indices, passes/encoding.ts: folding it would undo clustering; ORT folds it at load)
 //  4. bounded before anything runs: shape inference (with constant propagation) must give every
 //     output of a folded node a static shape, and none may exceed `maxBytes` (default 256 MiB);
 //     nodes beyond it (a ConstantOfShape/Expand/Range/Tile of 1e11 elements) are left as they are,
@@ -26,6 +27,7 @@ import { encodeModel } from '../../ir/serialize.js';
 import { Tensor } from '../../ir/tensor.js';
 import { DataType, dataTypeBits } from '../../onnx/dtype.js';
 import type { HostTensor } from '../../runtime/types.js';
+import { encodingNodes } from '../encoding.js';
 import { definePass, type PassContext, type PassResult } from '../pass.js';
 import { constantOf, isConstant, removeUnused } from '../util.js';
 
@@ -195,15 +197,17 @@ async function fold(
     let skippedGrowth = 0;
     let skippedCap = 0;
     if (ctx.runtime) inferShapes(model, { defaultDim: null, write: true }); // rule 4 reads the types
+    const encodings = encodingNodes(model); // rule 3
+    const selects = (n: Node) => ctx.selects(n) && !encodings.has(n);
     for (const graph of model.graph.allGraphs()) {
-      shapes += foldStaticShapes(graph, (n) => ctx.selects(n));
+      shapes += foldStaticShapes(graph, selects);
       if (!ctx.runtime) continue;
       // rule 2: the maximal set of foldable nodes, in order; rule 4: each output bounded beforehand
       const constants = new Set<Value>();
       const nodes: Node[] = [];
       const capped: string[] = [];
       for (const node of graph.nodes) {
-        if (!ctx.selects(node) || !isFoldable(node, constants)) continue;
+        if (!selects(node) || !isFoldable(node, constants)) continue;
         const sizes = node.outputs.map((o) => (o.name ? staticBytes(o) : 0));
         if (sizes.some((b) => b === undefined || b > options.maxBytes)) {
           if (sizes.some((b) => b !== undefined && b > options.maxBytes)) {

@@ -52,6 +52,7 @@ export const decomposeSvd = definePass({
   id: 'decompose-svd',
   summary: 'low-rank SVD factorization of MatMul/Gemm weights into two thinner products',
   lossless: false,
+  encodings: 'keep',
   options,
   searchSpace: { rankRatio: [0.25, 0.5, 0.75] },
   async apply(model, o, ctx) {

@@ -22,6 +22,7 @@ import { Tensor } from '../../ir/tensor.js';
 import { quantizeWeight, RANGES } from '../../kernels/quant.js';
 import { DataType } from '../../onnx/dtype.js';
 import { foldGrowing } from '../cleanup/fold-constants.js';
+import { isExposedCodebook } from '../encoding.js';
 import { definePass, type PassContext } from '../pass.js';
 import { unmatchedExcludes } from '../reasons.js';
 import { constantOf, nodeMatcher, replaceValue } from '../util.js';
@@ -110,15 +111,16 @@ export const quantizeDynamicInt8 = definePass({
         wt.dims.length === 2
       ) {
         const { w, k, n: cols } = weightKN(n, wt.toFloat32(), wt.dims);
+        const perTensor = o.perTensor || isExposedCodebook(wt);
         const { q, scales } = quantizeWeight(
           w,
           [k, cols],
-          o.perTensor ? undefined : 1,
+          perTensor ? undefined : 1,
           RANGES.int8Symmetric,
           true,
         );
-        const ch = o.perTensor ? 1 : cols;
-        const shape = o.perTensor ? [] : [cols];
+        const ch = perTensor ? 1 : cols;
+        const shape = perTensor ? [] : [cols];
         const bq = b.weight(
           `${wt.name}_quantized`,
           Tensor.fromTyped('', DataType.INT8, [k, cols], Int8Array.from(q)),

@@ -36,6 +36,7 @@ import {
   roundHalfEven,
 } from '../../kernels/quant.js';
 import { DataType } from '../../onnx/dtype.js';
+import { isExposedCodebook } from '../encoding.js';
 import { definePass, type PassContext } from '../pass.js';
 import { unmatchedExcludes } from '../reasons.js';
 import { constantOf, replaceValue } from '../util.js';
@@ -204,7 +205,7 @@ export const quantizeStaticInt8 = definePass({
           : undefined;
       if (!wt) continue;
       const wf = wt.toFloat32();
-      const axis = perChannel ? weightAxis(n) : undefined;
+      const axis = perChannel && !isExposedCodebook(wt) ? weightAxis(n) : undefined;
       const xScale = paramsOf(n.inputs[0]!).scale;
       // the bias in float: Gemm's beta folded in
       let bias: Float32Array | undefined;
@@ -275,9 +276,12 @@ export const quantizeStaticInt8 = definePass({
         const bq = Int32Array.from(bias, (b, c) =>
           Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, roundHalfEven(b / bScales[c]!))),
         );
-        const zeros = perChannel
-          ? Tensor.fromTyped('', DataType.INT32, [channels], new Int32Array(channels))
-          : Tensor.fromTyped('', DataType.INT32, [], new Int32Array(1));
+        // one weight scale (per tensor, or a codebook's): one bias scale too
+        const biasAxis = axis === undefined ? undefined : 0;
+        const zeros =
+          biasAxis === 0
+            ? Tensor.fromTyped('', DataType.INT32, [channels], new Int32Array(channels))
+            : Tensor.fromTyped('', DataType.INT32, [], new Int32Array(1));
         insertDqBefore(
           e,
           n,
@@ -285,7 +289,7 @@ export const quantizeStaticInt8 = definePass({
           Tensor.fromTyped('', DataType.INT32, [channels], bq),
           bScales,
           zeros,
-          perChannel ? 0 : undefined,
+          biasAxis,
           `${n.name || 'node'}_bias`,
         );
       }

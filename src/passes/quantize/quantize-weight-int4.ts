@@ -38,10 +38,12 @@ export const quantizeWeightInt4 = definePass({
   id: 'quantize-weight-int4',
   summary: 'block-wise 4-bit weight-only quantization of MatMul/Gemm (MatMulNBits or blocked DQ -> MatMul)',
   lossless: false,
+  encodings: 'native',
   options,
   searchSpace: { blockSize: [32, 128], algorithm: ['rtn', 'gptq'] },
   async apply(model, options, ctx) {
     const rw = new Rewriter(ctx);
+    rw.codebooks(model, 'quantize-weight-int4');
     let convs = options.conv ? rw.convs(model, options.minElements) : [];
     let format = options.format;
     if ((format === 'qdq' || convs.length) && upgradeOpset(model, 21) === undefined) {

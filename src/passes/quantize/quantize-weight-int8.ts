@@ -37,10 +37,12 @@ export const quantizeWeightInt8 = definePass({
   id: 'quantize-weight-int8',
   summary: 'int8 weight-only quantization of MatMul/Gemm (8-bit MatMulNBits, or DQ -> MatMul)',
   lossless: false,
+  encodings: 'native',
   options,
   searchSpace: { perTensor: [false, true] },
   async apply(model, options, ctx) {
     const rw = new Rewriter(ctx);
+    rw.codebooks(model, 'quantize-weight-int8');
     const lins = rw.linears(model, options.minElements, (l) => l.node.inputs[0]?.type?.shape?.length !== 1);
     let convs = options.conv ? rw.convs(model, options.minElements) : [];
     // DequantizeLinear: per axis from opset 13, per tensor from 10

@@ -15,6 +15,8 @@
 //  3. Conv (option conv): per-output-channel DequantizeLinear(axis 0) -> Conv. ORT runs that DQ on every
 //     inference (no fusion): a smaller file, not a faster model.
 //  4. Skipped: non-constant or non-float32 B, fewer than minElements weights, transA = 1, rank-1 A.
+//  5. A clustered weight (codebook + indices, cluster-weights) is left as it is, with a warning
+//     (passes/encoding.ts rule 3): its indices already take <= 8 bits per weight
 // Opsets: per-axis DQ needs ai.onnx 13; int4 and blocked DQ need 21 (IR 10). A lower opset is raised
 // when no op of the model changed meaning in between (opset.ts); otherwise int8 DQs fall back to
 // per-tensor (opset 10) and int4 qdq to MatMulNBits, with a warning.
@@ -33,6 +35,7 @@ import {
 } from '../../kernels/block-quant.js';
 import { packMatMulNBits } from '../../kernels/matmulnbits.js';
 import { DataType } from '../../onnx/dtype.js';
+import { codebookWeights } from '../encoding.js';
 import { type PassContext, result } from '../pass.js';
 import { constantOf, replaceValue } from '../util.js';
 import { type GptqQuantizer, type Linear, linearOf, matrixOf, prepareGptq } from './gptq.js';
@@ -57,13 +60,29 @@ function replaceNode(node: Node, y: Value): void {
 
 /** Shared plumbing of both passes: finding layers, GPTQ, rewiring, bookkeeping, cleanup. */
 export class Rewriter {
-  readonly stats = { quantized: 0, matmul: 0, gemm: 0, conv: 0, weightBytesBefore: 0, weightBytesAfter: 0 };
+  readonly stats = {
+    quantized: 0,
+    matmul: 0,
+    gemm: 0,
+    conv: 0,
+    weightBytesBefore: 0,
+    weightBytesAfter: 0,
+  };
   private readonly replaced = new Set<Value>();
   private readonly cache = new Map<string, Value[]>();
   private readonly graphIds = new Map<Graph, number>();
   private gptq: GptqQuantizer | undefined;
 
   constructor(readonly ctx: PassContext) {}
+
+  /** Rule 5: say which clustered weights stay as they are. */
+  codebooks(model: Model, pass: string): void {
+    const n = codebookWeights(model, this.ctx.selects).length;
+    if (n)
+      this.ctx.log.warn(
+        `${pass}: ${n} clustered weight(s) already take <= 8 bits per weight (codebook indices) and are left as they are; --mode static or dynamic re-encodes them for ORT's integer kernels`,
+      );
+  }
 
   linears(model: Model, minElements: number, accept: (lin: Linear) => boolean): Linear[] {
     const out: Linear[] = [];
