@@ -109,7 +109,8 @@ export function exposeCodebooks(model: Model, selects: (n: Node) => boolean): Ex
   for (const g of model.graph.allGraphs()) for (const v of g.initializers) before.add(v);
   const out: Exposed[] = [];
   for (const u of uses) {
-    const base = u.value.name.replace(/_clustered$/, '');
+    // the expansion's output is named after the weight plus the op that made it (…_gather_1)
+    const base = u.value.name.replace(/_(clustered|gather|dequantized)(_\d+)?$/, '');
     const dense = newFloatWeight(u.graph, base, u.cb.dims, expandCodebook(u.cb));
     if (!u.cb.groups || u.cb.groups <= 1) exposedTensors.add(dense.initializer!);
     u.value.replaceAllUsesWith(dense);
@@ -298,7 +299,7 @@ export function reencodeCodebooks(model: Model, exposed: Exposed[], pass: string
       }
       const k = cb.codebook.dims.at(-1)!;
       cb.bits = bitsFor(k, opset, e.cb.bits);
-      const base = v.name;
+      const base = e.dense.name; // the weight's name, not the pass's suffixes
       let expanded = writeCodebook(e.graph, base, cb);
       if (cb.transpose) expanded = transposeAfter(e.graph, base, expanded);
       v.replaceAllUsesWith(expanded);
