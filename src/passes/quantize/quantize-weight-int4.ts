@@ -71,7 +71,13 @@ export const quantizeWeightInt4 = definePass({
       }
       await rw.matMulNBits(lin, lins, scheme, options.blockSize, options.accuracyLevel);
     }
-    rw.dqConvs(convs, { ...scheme, blockSize: Number.MAX_SAFE_INTEGER }, 'quantize-weight-int4');
+    await rw.dqConvs(
+      model,
+      convs,
+      { ...scheme, blockSize: Number.MAX_SAFE_INTEGER },
+      'quantize-weight-int4',
+      options.algorithm === 'gptq' ? options : undefined,
+    );
     const r = await rw.finish();
     if (!r.changed)
       ctx.log.warn(

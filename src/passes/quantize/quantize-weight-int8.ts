@@ -75,7 +75,13 @@ export const quantizeWeightInt8 = definePass({
       );
       rw.dqMatMul(lin, vs, perTensor ? {} : { axis: 1 });
     }
-    rw.dqConvs(convs, { ...scheme, perTensor: !dqPerChannel }, 'quantize-weight-int8');
+    await rw.dqConvs(
+      model,
+      convs,
+      { ...scheme, perTensor: !dqPerChannel },
+      'quantize-weight-int8',
+      options.algorithm === 'gptq' ? options : undefined,
+    );
     const r = await rw.finish();
     if (!r.changed)
       ctx.log.warn(

@@ -24,6 +24,7 @@
 // passes share.
 
 import { z } from 'zod';
+import { EdgefitError } from '../../errors.js';
 import { GraphBuilder } from '../../ir/builder.js';
 import type { Graph, Model, Node, Value } from '../../ir/graph.js';
 import { viewBytes } from '../../ir/tensor.js';
@@ -33,10 +34,13 @@ import {
   quantizeRtn,
   type WeightScheme,
 } from '../../kernels/block-quant.js';
+import { quantizeGptq } from '../../kernels/gptq.js';
+import type { GemmFn } from '../../kernels/matmul.js';
 import { packMatMulNBits } from '../../kernels/matmulnbits.js';
 import { DataType } from '../../onnx/dtype.js';
 import { codebookWeights } from '../encoding.js';
 import { type PassContext, result } from '../pass.js';
+import { collectInputStats, type InputStats, type LayerMatrix, layerMatrix } from '../prune/activations.js';
 import { constantOf, replaceValue } from '../util.js';
 import { type GptqQuantizer, type Linear, linearOf, matrixOf, prepareGptq } from './gptq.js';
 import { dqInputs, initializer } from './qdq.js';
@@ -58,6 +62,42 @@ function replaceNode(node: Node, y: Value): void {
   node.graph.removeNode(node, true);
 }
 
+/**
+ * GPTQ of a Conv weight, one group at a time (W_g [K, O/G] with H = XᵀX of the group's im2col rows),
+ * as a per-output-channel QuantizedMatrix in the weight's own layout [O, Cg·kh·kw] (like quantizeRowsRtn).
+ */
+async function gptqConv(
+  layer: LayerMatrix,
+  stats: InputStats,
+  scheme: WeightScheme,
+  gemm: GemmFn,
+  percdamp: number,
+): Promise<QuantizedMatrix> {
+  const { K, N: og, groups } = layer;
+  const O = og * groups;
+  const codes = new Int8Array(O * K);
+  const scales = new Float32Array(O);
+  let zeroPoints: Uint8Array | undefined;
+  const mats = layer.read();
+  let first: QuantizedMatrix | undefined;
+  for (let g = 0; g < groups; g++) {
+    const qm = await quantizeGptq(mats[g]!, K, og, stats.xtx[g]!, { ...scheme, blockSize: K }, gemm, {
+      percdamp,
+    });
+    first ??= qm;
+    for (let j = 0; j < og; j++) {
+      const o = g * og + j;
+      scales[o] = qm.scales[j]!;
+      if (qm.zeroPoints) {
+        zeroPoints ??= new Uint8Array(O);
+        zeroPoints[o] = qm.zeroPoints[j]!;
+      }
+      for (let k = 0; k < K; k++) codes[o * K + k] = qm.codes[k * og + j]!;
+    }
+  }
+  return { ...first!, K, N: O, blockSize: K, kBlocks: 1, codes, scales, zeroPoints };
+}
+
 /** Shared plumbing of both passes: finding layers, GPTQ, rewiring, bookkeeping, cleanup. */
 export class Rewriter {
   readonly stats = {
@@ -65,6 +105,7 @@ export class Rewriter {
     matmul: 0,
     gemm: 0,
     conv: 0,
+    convGptq: 0,
     weightBytesBefore: 0,
     weightBytesAfter: 0,
   };
@@ -203,28 +244,58 @@ export class Rewriter {
     if (!g.model.opsetImports.has('com.microsoft')) g.model.opsetImports.set('com.microsoft', 1);
   }
 
-  /** Per-output-channel DQ -> Conv (rule 3). */
-  dqConvs(convs: Node[], scheme: WeightScheme, pass: string): void {
+  /**
+   * Per-output-channel DQ -> Conv (rule 3); with `gptq`, each group's weight [Cg·kh·kw, O/G] is
+   * quantized by GPTQ on the im2col Hessian of the conv's input (prune/activations.ts).
+   */
+  async dqConvs(
+    model: Model,
+    convs: Node[],
+    scheme: WeightScheme,
+    pass: string,
+    gptq?: { percdamp: number; samples: number },
+  ): Promise<void> {
     if (convs.length)
       this.ctx.log.warn(
-        `${pass}: DequantizeLinear -> Conv runs the DQ on every inference: smaller file, not faster`,
+        `${pass}: DequantizeLinear -> Conv runs the DQ on every inference (ORT has no ${scheme.bits === 4 ? 'int4' : 'weight-only int8'} Conv kernel): smaller file, not faster`,
       );
-    for (const conv of convs) {
-      const wt = constantOf(conv.inputs[1])!;
-      const M = wt.dims[0]!;
-      const qm = quantizeRowsRtn(wt.toFloat32(), M, scheme);
-      const g = conv.graph;
-      const vs = dqInputs(g, conv.inputs[1]!.name, qm, [...wt.dims], [M]);
-      const attrs: Record<string, number> = qm.perTensor ? {} : { axis: 0 };
-      const dq = new GraphBuilder(g).op('DequantizeLinear', vs, attrs, {
-        name: `${conv.name}_dq`,
-        at: g.nodes.indexOf(conv),
-      });
-      dq.setType({ elemType: DataType.FLOAT, shape: [...wt.dims] });
-      this.count(conv.inputs[1]!, wt.size * 4, vs);
-      this.stats.quantized++;
-      this.stats.conv++;
-      conv.setInput(1, dq);
+    if (gptq && convs.length && !this.ctx.calibration)
+      throw new EdgefitError(
+        'BAD_ARGUMENT',
+        'gptq needs calibration data (--calib)',
+        'pass --calib or use algorithm rtn',
+      );
+    // one scale per tensor (opset < 13) cannot take GPTQ's per-group scales: rounding to nearest then
+    const layers =
+      gptq && !scheme.perTensor ? convs.map((c) => layerMatrix(c)).filter((l) => l !== undefined) : [];
+    const stats = layers.length ? await collectInputStats(model, layers, this.ctx, gptq!.samples) : new Map();
+    const mm = stats.size ? this.ctx.matmul?.() : undefined;
+    try {
+      for (const conv of convs) {
+        const wt = constantOf(conv.inputs[1])!;
+        const M = wt.dims[0]!;
+        const layer = layers.find((l) => l.node === conv);
+        const st = layer && stats.get(layer.statsKey);
+        const qm =
+          layer && st && mm
+            ? await gptqConv(layer, st, scheme, mm.gemm.bind(mm), gptq!.percdamp)
+            : quantizeRowsRtn(wt.toFloat32(), M, scheme);
+        const g = conv.graph;
+        const vs = dqInputs(g, conv.inputs[1]!.name, qm, [...wt.dims], [M]);
+        const attrs: Record<string, number> = qm.perTensor ? {} : { axis: 0 };
+        const dq = new GraphBuilder(g).op('DequantizeLinear', vs, attrs, {
+          name: `${conv.name}_dq`,
+          at: g.nodes.indexOf(conv),
+        });
+        dq.setType({ elemType: DataType.FLOAT, shape: [...wt.dims] });
+        this.count(conv.inputs[1]!, wt.size * 4, vs);
+        this.stats.quantized++;
+        this.stats.conv++;
+        if (layer && st && mm) this.stats.convGptq++;
+        conv.setInput(1, dq);
+      }
+    } finally {
+      await mm?.release();
     }
   }
 
