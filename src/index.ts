@@ -19,6 +19,7 @@ export {
   slimBytes as slim,
 } from './commands/api.js';
 // the command layer: option schemas (keys = CLI flags), validation, the engine and the report types
+export { buildFinetune, type FinetuneOptions, finetuneOptions } from './commands/finetune.js';
 export * from './commands/measure.js';
 export * from './commands/options.js';
 export * from './commands/quantize.js';
