@@ -107,17 +107,67 @@ const D = decomposeSvd.options.shape;
 export const decomposeOptions = z
   .object({
     ...transformShape,
-    rankRatio: D.rankRatio.unwrap().describe('kept rank as a fraction of min(K, N)'),
+    rankRatio: D.rankRatio
+      .unwrap()
+      .optional()
+      .describe(
+        'kept rank as a fraction of the largest, in (0, 1] (or --energy, --target-macs, --target-params)',
+      ),
+    energy: D.energy,
+    targetMacs: D.targetMacs,
+    targetParams: D.targetParams,
+    method: D.method
+      .unwrap()
+      .optional()
+      .describe('svd (plain) or whitened (activation-aware, needs --calib); default whitened with --calib'),
+    conv: D.conv,
+    hooi: D.hooi,
+    samples: D.samples,
+    calib: z
+      .string()
+      .optional()
+      .describe('calibration data: --method whitened, and per-layer sensitivity for a budget'),
     minElements: D.minElements,
     slim: slimFlag,
+    ...dataShape,
   })
-  .describe('low-rank factorization: MatMul/Gemm weights W[K,N] -> U[K,r] · V[r,N] (truncated SVD)');
+  .describe(
+    'low-rank factorization: MatMul/Gemm weights W[K,N] -> U[K,r] · V[r,N] (truncated or whitened SVD), Conv by Tucker-2 or spatial SVD',
+  );
 
 export type DecomposeOptions = z.input<typeof decomposeOptions>;
 
-export const buildDecompose = (o: z.output<typeof decomposeOptions>): TransformCommand =>
-  onePass('decompose', o.slim, 'decompose-svd', {
-    rankRatio: o.rankRatio,
+export function buildDecompose(o: z.output<typeof decomposeOptions>, ctx: BuildContext): TransformCommand {
+  const method = o.method ?? (ctx.calibration ? 'whitened' : 'svd');
+  if (method === 'whitened' && ctx.model && !ctx.calibration)
+    throw new EdgefitError(
+      'BAD_ARGUMENT',
+      '--method whitened needs calibration data',
+      'pass --calib FILE, or use --method svd',
+    );
+  if ([o.rankRatio, o.energy, o.targetMacs, o.targetParams].every((v) => v === undefined))
+    throw new EdgefitError(
+      'BAD_ARGUMENT',
+      'decompose needs the ranks: --rank-ratio, --energy, --target-macs or --target-params',
+      'for example --rank-ratio 0.5, or --target-macs 0.6',
+    );
+  const options = {
+    ...(o.rankRatio !== undefined ? { rankRatio: o.rankRatio } : {}),
+    method,
+    conv: o.conv,
+    hooi: o.hooi,
+    samples: o.samples,
     minElements: o.minElements,
     seed: o.seed,
-  });
+    ...(o.energy !== undefined ? { energy: o.energy } : {}),
+    ...(o.targetMacs !== undefined ? { targetMacs: o.targetMacs } : {}),
+    ...(o.targetParams !== undefined ? { targetParams: o.targetParams } : {}),
+  };
+  return {
+    command: 'decompose',
+    plan: {
+      steps: [...slimSteps(o.slim), step('decompose-svd', options), ...tidySteps()],
+      calibration: ctx.calibration,
+    },
+  };
+}

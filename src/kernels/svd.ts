@@ -338,7 +338,7 @@ export function exactSvd(a: Float32Array | Float64Array, m: number, n: number, r
 }
 
 /** In-place lower Cholesky of a symmetric a[n,n] (float64); false if not numerically positive definite. */
-function cholesky(a: Float64Array, n: number): boolean {
+export function cholesky(a: Float64Array, n: number): boolean {
   for (let j = 0; j < n; j++) {
     const rj = j * n;
     let d = a[rj + j]!;
@@ -358,7 +358,7 @@ function cholesky(a: Float64Array, n: number): boolean {
 }
 
 /** (Lᵀ)⁻¹ as float32 [n, n] for a lower triangular l, so that Y·(Lᵀ)⁻¹ has Gram identity. */
-function inverseTransposeOfLower(l: Float64Array, n: number): Float32Array {
+export function inverseTransposeOfLower(l: Float64Array, n: number): Float32Array {
   // X = L⁻¹ row by row: X[i] = (e_i − Σ_{k<i} L[i][k]·X[k]) / L[i][i] (contiguous row updates)
   const x = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
