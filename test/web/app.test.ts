@@ -9,16 +9,16 @@
 //     options); against the CLI's file (onnxruntime-node calibrates it) every integer tensor and the
 //     graph are identical and only float scales differ, by ulps (two runtimes' float sums).
 //  3. The search flow with a small budget finishes and shows the Pareto chart (screenshot saved).
-//  4. Fine-tuning a few steps draws the live loss curve and returns a model.
+//  4. Fine-tuning a few steps draws the live loss curve and returns a model; Cancel stops a long one
+//     and the page is ready again (a fresh worker, the model reloaded).
 //  5. Nothing left the machine: no request outside the app's origin.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindArrays, decodeModel, decodeNpz, quantize } from '../../src/index.js';
-import { evaluate } from '../../src/node.js';
+import { evaluate, quantize as quantizeFile } from '../../src/node.js';
 import { webRuntime } from '../../src/runtime/web.js';
 import {
   buildApp,
@@ -124,23 +124,10 @@ describe('the browser app in headless chromium', () => {
     expect(Buffer.compare(Buffer.from(core.bytes), got.bytes)).toBe(0);
 
     // the CLI (onnxruntime-node calibrates): the same graph and integer tensors, scales within ulps
+    // (edgefit/node's quantize: the CLI's own library call, byte-identical to the CLI; bench/web.ts
+    // runs the CLI itself)
     const cliOut = join(dir, 'cli.onnx');
-    execFileSync(
-      process.execPath,
-      [
-        join(ROOT, 'node_modules/tsx/dist/cli.mjs'),
-        join(ROOT, 'src/cli/main.ts'),
-        'quantize',
-        MODEL,
-        '-o',
-        cliOut,
-        '--mode',
-        'static',
-        '--calib',
-        DATA,
-      ],
-      { stdio: 'pipe' },
-    );
+    await quantizeFile(MODEL, { output: cliOut, mode: 'static', calib: DATA });
     const cli = decodeModel(new Uint8Array(readFileSync(cliOut)));
     const web = decodeModel(new Uint8Array(got.bytes));
     expect(web.graph.nodes.map((n) => n.opType)).toEqual(cli.graph.nodes.map((n) => n.opType));
@@ -202,6 +189,20 @@ describe('the browser app in headless chromium', () => {
     expect(report.training.steps).toBe(12);
     expect(report.curve.length).toBeGreaterThan(0);
   }, 120_000);
+
+  it('cancel stops a long fine-tuning mid-run and the page is ready again with the model', async () => {
+    const { page } = app;
+    await page.fill('#opt-steps', '100000');
+    await page.click('#run');
+    await page.waitForFunction(
+      "/finetune \\d+\\/100000/.test(document.getElementById('progress-label').textContent)",
+    );
+    await page.click('#cancel');
+    await page.waitForFunction("document.getElementById('status').textContent === 'ready'");
+    expect(await page.locator('#layers tbody tr').count()).toBe(21);
+    expect(await page.isVisible('#error')).toBe(false);
+    expect(await page.isEnabled('#run')).toBe(true);
+  }, 30_000);
 
   it('nothing left the machine: every request went to the app itself', async () => {
     expect(app.blocked).toEqual([]);

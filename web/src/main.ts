@@ -58,7 +58,7 @@ function startWorker() {
 function showError(code: string, message: string, fix?: string) {
   const box = $('error');
   box.replaceChildren(
-    ...present(h('strong', {}, code), ` ${message}`, fix ? h('div', { class: 'fix' }, `Fix: ${fix}`) : null),
+    ...present(h('strong', {}, code), ` ${message}`, fix ? h('div', { class: 'fix' }, ` Fix: ${fix}`) : null),
   );
   box.hidden = false;
   setBusy(false);
@@ -211,7 +211,7 @@ function onMessage(m: FromWorker) {
       summaries = m.summaries;
       $('threads').textContent =
         `onnxruntime-web: ${m.threads} thread(s)${m.isolated ? ', cross-origin isolated' : ', not isolated'}`;
-      showForm();
+      if (!formFor) showForm();
       // a restarted worker (cancel) gets the model and data back
       if (model)
         send({
@@ -258,9 +258,12 @@ function onMessage(m: FromWorker) {
   }
 }
 
+let formFor: CommandName | undefined;
+
 function showForm() {
   const name = $<HTMLSelectElement>('command').value as CommandName;
-  if (!schemas) return;
+  if (!schemas || name === formFor) return; // the same command again keeps what the user typed
+  formFor = name;
   $('summary').textContent = summaries[name] ?? '';
   buildForm($('form'), schemas[name]);
 }
