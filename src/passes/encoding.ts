@@ -2,15 +2,17 @@
 // (DequantizeLinear of an integer constant, or com.microsoft MatMulNBits), masked-sparse (exact zeros
 // — kernels/gptq keeps them) or low-rank factors (two plain weights). A later pass keeps the structure
 // an earlier one made:
-//  1. expose: before a lossy pass, every codebook expansion read by a node the step selects becomes a
-//     plain initializer (the effective weight), so the pass needs no knowledge of codebooks
+//  1. expose: before a lossy pass, every codebook or sparse (values + positions, sparse/) expansion
+//     read by a node the step selects becomes a plain initializer (the effective weight), so the pass
+//     needs no knowledge of encodings
 //  2. re-encode: after it, every new integer/float initializer shaped like an exposed weight (or the
 //     exposed weight itself, if the pass left it) whose elements are constant on the codebook's classes
 //     — per tensor, per group, or per channel of one axis (a per-channel quantizer) — is written back
 //     as a codebook of its own dtype: cluster → static int8 gives DQ(Gather(int8 codebook, indices)),
 //     which ORT folds at load and then fuses into QLinearConv/QGemm; cluster → fp16 an fp16 codebook.
 //     Otherwise, when it has at most 256 distinct values (prune after cluster adds a 0), a codebook of
-//     those values; otherwise it stays dense, with a warning naming the pass and the order that works
+//     those values; otherwise it stays dense, with a warning naming the pass and the order that works.
+//     A sparse weight is stored sparse again when that still saves bytes (prune → int8 keeps its zeros)
 //  3. weight-only int8/int4 leave clustered weights as they are, and say so: the indices already take
 //     <= 8 bits per weight, and an int8 codebook would need a DequantizeLinear that ORT runs on every
 //     inference (it folds Gather and Cast of constants at load, never DequantizeLinear: measured 2.4x
@@ -32,6 +34,7 @@ import {
   writeCodebook,
 } from './cluster/codebook.js';
 import type { Logger } from './pass.js';
+import { readSparse, worthSparse, writeSparse } from './sparse/sparse-storage.js';
 import { constantOf, newFloatWeight } from './util.js';
 
 /** The weight slot of a node (input 1 of Conv/ConvTranspose/MatMul/Gemm, also input 0 of MatMul). */
@@ -65,16 +68,36 @@ export function codebookWeights(model: Model, selects: (n: Node) => boolean = ()
   return out;
 }
 
-/** Nodes of every codebook expansion (rule 5). */
+/** Nodes of every codebook or sparse expansion (rule 5). */
 export function encodingNodes(model: Model): Set<Node> {
   const nodes = new Set<Node>();
   for (const g of model.graph.allGraphs())
-    for (const n of g.nodes)
-      if (n.opType === 'Gather' && n.domain === '') {
-        const cb = readCodebook(n.outputs[0]!);
-        for (const m of cb?.nodes ?? []) nodes.add(m);
-      }
+    for (const n of g.nodes) {
+      if (n.domain !== '') continue;
+      const found =
+        n.opType === 'Gather'
+          ? readCodebook(n.outputs[0]!)?.nodes
+          : n.opType === 'Reshape'
+            ? readSparse(n.outputs[0]!)?.nodes
+            : undefined;
+      for (const m of found ?? []) nodes.add(m);
+    }
   return nodes;
+}
+
+/** Sparse expansions read as a weight by a node `selects` accepts (sparse/sparse-storage.ts). */
+function sparseWeights(model: Model, selects: (n: Node) => boolean) {
+  const out: { graph: Graph; value: Value; tensor: Tensor; nodes: Node[] }[] = [];
+  const seen = new Set<Value>();
+  for (const n of model.graph.allNodes())
+    for (const [i, v] of n.inputs.entries()) {
+      if (!v || seen.has(v) || !selects(n) || v.producer?.opType !== 'Reshape') continue;
+      const s = readSparse(v);
+      if (!s || !(weightSlots(n).includes(i) || (n.opType === 'DequantizeLinear' && i === 0))) continue;
+      seen.add(v);
+      out.push({ graph: n.graph, value: v, ...s });
+    }
+  return out;
 }
 
 function dims2key(d: readonly number[]): string {
@@ -83,9 +106,12 @@ function dims2key(d: readonly number[]): string {
 
 export interface Exposed {
   graph: Graph;
-  /** the plain initializer standing for the codebook while the pass runs */
+  /** the plain initializer standing for the encoded weight while the pass runs */
   dense: Value;
-  cb: Codebook;
+  /** a codebook, or undefined for a sparse weight */
+  cb?: Codebook;
+  /** the dims of the weight */
+  dims: number[];
   /** the values of the model's initializers before the pass (new ones are the pass's) */
   before: Set<Value>;
 }
@@ -102,27 +128,37 @@ export function isExposedCodebook(t: Tensor | undefined): boolean {
 }
 
 /** Rule 1: replace each selected expansion by a dense float initializer; remove the expansion. */
-export function exposeCodebooks(model: Model, selects: (n: Node) => boolean): Exposed[] {
+export function exposeEncodings(model: Model, selects: (n: Node) => boolean): Exposed[] {
   const uses = codebookWeights(model, selects).filter((u) => u.cb.codebook.dtype === DataType.FLOAT);
-  if (!uses.length) return [];
+  const sparse = sparseWeights(model, selects);
+  if (!uses.length && !sparse.length) return [];
   const before = new Set<Value>();
   for (const g of model.graph.allGraphs()) for (const v of g.initializers) before.add(v);
   const out: Exposed[] = [];
+  for (const u of sparse) {
+    const base = u.value.name.replace(/_reshape(_\d+)?$/, '');
+    const name = u.graph.model.uniqueName(base);
+    const dense = new Value(u.graph, name, { elemType: u.tensor.dtype, shape: [...u.tensor.dims] });
+    u.graph.addInitializer(dense, u.tensor.clone(name));
+    u.value.replaceAllUsesWith(dense);
+    dropNodes(u.graph, u.nodes);
+    out.push({ graph: u.graph, dense, dims: [...u.tensor.dims], before });
+  }
   for (const u of uses) {
     // the expansion's output is named after the weight plus the op that made it (…_gather_1)
     const base = u.value.name.replace(/_(clustered|gather|dequantized)(_\d+)?$/, '');
     const dense = newFloatWeight(u.graph, base, u.cb.dims, expandCodebook(u.cb));
     if (!u.cb.groups || u.cb.groups <= 1) exposedTensors.add(dense.initializer!);
     u.value.replaceAllUsesWith(dense);
-    dropExpansion(u.graph, u.cb);
-    out.push({ graph: u.graph, dense, cb: u.cb, before });
+    dropNodes(u.graph, u.cb.nodes ?? []);
+    out.push({ graph: u.graph, dense, cb: u.cb, dims: u.cb.dims, before });
   }
   return out;
 }
 
 /** Remove an expansion's nodes and the initializers only they read. */
-function dropExpansion(graph: Graph, cb: Codebook): void {
-  for (const n of [...(cb.nodes ?? [])].reverse()) {
+function dropNodes(graph: Graph, nodes: Node[]): void {
+  for (const n of [...nodes].reverse()) {
     if (n.outputs.some((o) => o.uses.length || o.isGraphOutput)) continue;
     const inputs = [...n.inputs];
     graph.removeNode(n, true);
@@ -267,10 +303,11 @@ function bitsFor(k: number, opset: number, prefer: number): number {
 }
 
 /**
- * Rule 2: after the pass, write every exposed weight (or what the pass made of it) back as a codebook.
+ * Rule 2: after the pass, write every exposed weight (or what the pass made of it) back as a codebook,
+ * or sparse (values + positions) when it was sparse and still saves bytes.
  * Returns the number re-encoded; warns for each one that had to stay dense.
  */
-export function reencodeCodebooks(model: Model, exposed: Exposed[], pass: string, log: Logger): number {
+export function reencodeWeights(model: Model, exposed: Exposed[], pass: string, log: Logger): number {
   if (!exposed.length) return 0;
   const opset = model.opset('') ?? 0;
   const byDims = new Map<string, Value[]>();
@@ -286,11 +323,19 @@ export function reencodeCodebooks(model: Model, exposed: Exposed[], pass: string
   const keysOf = (d: readonly number[]) =>
     d.length === 2 ? [dims2key(d), dims2key([d[1]!, d[0]!])] : [dims2key(d)];
   for (const e of exposed) {
-    const candidates = keysOf(e.cb.dims)
+    const candidates = keysOf(e.dims)
       .flatMap((key) => byDims.get(key) ?? [])
       .filter((v) => v.graph === e.graph && v.uses.length);
     for (const v of candidates) {
       const t = v.initializer!;
+      if (!e.cb) {
+        // a sparse weight: sparse again when that is still smaller (a quantized copy keeps its zeros)
+        if (!worthSparse(t, opset)) continue;
+        v.replaceAllUsesWith(writeSparse(e.graph, e.dense.name, t));
+        e.graph.removeInitializer(v);
+        done++;
+        continue;
+      }
       const axes = t.dims.map((_, a) => a);
       const cb = reencode(t, e.cb, axes);
       if (!cb) {

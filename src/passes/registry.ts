@@ -20,6 +20,7 @@ import { quantizeStaticInt8 } from './quantize/quantize-static-int8.js';
 import { quantizeWeightInt4 } from './quantize/quantize-weight-int4.js';
 import { quantizeWeightInt8 } from './quantize/quantize-weight-int8.js';
 import { smoothQuant } from './quantize/smooth-quant.js';
+import { encodeSparse } from './sparse/encode-sparse.js';
 
 export const PASSES: readonly Pass[] = [
   inferShapesPass,
@@ -42,6 +43,7 @@ export const PASSES: readonly Pass[] = [
   decomposeSvd,
   pruneWeights,
   pruneChannels,
+  encodeSparse,
 ] as Pass[];
 
 export function findPass(id: string): Pass | undefined {

@@ -19,7 +19,7 @@ import { encodeModel } from '../ir/serialize.js';
 import { modelCounts } from '../ir/stats.js';
 import { verifyModel } from '../ir/verify.js';
 import { Rng } from '../kernels/random.js';
-import { encodingWarnings, exposeCodebooks, reencodeCodebooks } from '../passes/encoding.js';
+import { encodingWarnings, exposeEncodings, reencodeWeights } from '../passes/encoding.js';
 import type { Logger, PassStats, ProgressSink } from '../passes/pass.js';
 import { removeUnused } from '../passes/util.js';
 import type { Fidelity, PassRecord } from '../report/schema.js';
@@ -227,7 +227,7 @@ export async function runPasses(
           quantizer: s.pass.id.startsWith('quantize'),
         }))
           log.warn(w);
-      const exposed = policy === 'expose' ? exposeCodebooks(model, selects) : [];
+      const exposed = policy === 'expose' ? exposeEncodings(model, selects) : [];
       try {
         res = await s.pass.apply(model, s.options as never, {
           log,
@@ -242,8 +242,8 @@ export async function runPasses(
           matmul: options.runtime ? () => new OrtMatMul(options.runtime!) : undefined,
           selects,
         });
-        const reencoded = reencodeCodebooks(model, exposed, s.pass.id, log);
-        if (reencoded) res = { ...res, stats: { ...res.stats, codebooksKept: reencoded } };
+        const reencoded = reencodeWeights(model, exposed, s.pass.id, log);
+        if (reencoded) res = { ...res, stats: { ...res.stats, encodingsKept: reencoded } };
       } catch (e) {
         const ran = history.map((h) => h.name);
         const context = `pass ${s.pass.id} failed${ran.length ? ` (after ${[...new Set(ran)].join(', ')})` : ''}`;
