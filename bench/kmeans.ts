@@ -2,7 +2,9 @@
 // defaults, both sides in one run, on the same float32 data written to a .npy:
 //  - data: `real` = the float weights of every model in test/fixtures/models and examples (trained
 //    networks), concatenated and tiled to n with a relative perturbation of 1e-3 per copy after the
-//    first (so copies are not duplicates); `laplace` (with --synthetic) = Laplace(0, 0.02) values
+//    first (so copies are not duplicates); with --synthetic also `laplace` = Laplace(0, 0.02) and
+//    `normal` = N(0, 0.05) values
+//  - compareKmeans(sets, sizes, ks, rounds) is the whole comparison, for bench/compose/cluster.ts
 //  - sizes 1M and 10M, K = 16 and 256; three rounds alternate scikit-learn (seeds 0, 1, 2: its
 //    k-means++ start is random) and edgefit (deterministic); times are medians; each side first runs
 //    once untimed on the first 100k values (scikit-learn in the same process, edgefit: the JIT)
@@ -27,6 +29,11 @@ import { DataType } from '../src/onnx/dtype.js';
 import { runAnchor } from './anchor.js';
 
 const ROUNDS = 3;
+
+export interface DataSet {
+  name: string;
+  make: (n: number) => Float32Array;
+}
 
 const SKLEARN = `
 from sklearn.cluster import KMeans
@@ -66,7 +73,7 @@ function args(): { synthetic: boolean; sizes: number[]; ks: number[] } {
 }
 
 /** every float weight (initializer of 64+ elements) of the fixture and example models */
-function realWeights(): Float32Array {
+export function realWeights(): Float32Array {
   const files = [
     ...readdirSync('test/fixtures/models')
       .filter((f) => f.endsWith('.onnx'))
@@ -90,7 +97,7 @@ function realWeights(): Float32Array {
   return out;
 }
 
-function tile(base: Float32Array, n: number, seed: number): Float32Array {
+export function tile(base: Float32Array, n: number, seed: number): Float32Array {
   const rng = new Rng(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
@@ -99,6 +106,11 @@ function tile(base: Float32Array, n: number, seed: number): Float32Array {
     out[i] = copy === 0 ? v : v * (1 + 1e-3 * (2 * rng.next() - 1));
   }
   return out;
+}
+
+export function normal(n: number, seed: number, sigma = 0.05): Float32Array {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n }, () => rng.normal() * sigma);
 }
 
 function laplace(n: number, seed: number): Float32Array {
@@ -148,16 +160,27 @@ function sklearnFit(
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function main(): void {
-  const { synthetic, sizes, ks } = args();
+/** The real trained weights, tiled to n (see the header), as a data set. */
+export function realSet(): DataSet {
+  const real = realWeights();
+  console.log(`real weights: ${real.length} float weights of the fixture and example models`);
+  return { name: 'real', make: (n) => (n <= real.length ? real.subarray(0, n) : tile(real, n, 1)) };
+}
+
+export interface KmeansRow {
+  set: string;
+  n: number;
+  k: number;
+  sklearnSse: number;
+  edgefitSse: number;
+  ratio: number;
+}
+
+/** One line per (set, n, K): scikit-learn (best of `rounds` seeds) and the exact DP side by side. */
+export function compareKmeans(sets: DataSet[], sizes: number[], ks: number[], rounds = ROUNDS): KmeansRow[] {
   const dir = mkdtempSync(join(tmpdir(), 'edgefit-kmeans-'));
+  const rows: KmeansRow[] = [];
   try {
-    const real = realWeights();
-    console.log(`real weights: ${real.length} float weights of the fixture and example models`);
-    const sets: { name: string; make: (n: number) => Float32Array }[] = [
-      { name: 'real', make: (n) => (n <= real.length ? real.subarray(0, n) : tile(real, n, 1)) },
-    ];
-    if (synthetic) sets.push({ name: 'laplace', make: (n) => laplace(n, 2) });
     let versions = '';
     for (const set of sets)
       for (const n of sizes) {
@@ -175,7 +198,7 @@ function main(): void {
           let exact = false;
           let bins = 0;
           kmeans1d(x.subarray(0, 100_000), k); // warm-up (the JIT), untimed, as on the Python side
-          for (let r = 0; r < ROUNDS; r++) {
+          for (let r = 0; r < rounds; r++) {
             const sk = sklearnFit(dir, npy, k, r);
             versions ||=
               `scikit-learn ${sk.run.sklearn}, numpy ${sk.run.numpy}, ` +
@@ -197,10 +220,11 @@ function main(): void {
           const skMs = median(skTimes);
           const efMs = median(efTimes);
           const bar = Math.min(...skErr);
+          rows.push({ set: set.name, n, k, sklearnSse: bar, edgefitSse: efErr, ratio: efErr / bar });
           console.log(
             `${set.name} n=${n} K=${k}: scikit-learn ${skMs.toFixed(0)} ms (cpu ${median(skCpu).toFixed(0)}) ` +
               `(iterations ${skIters.join('/')}), ` +
-              `sse ${bar.toPrecision(6)} (best of ${ROUNDS}; median ${median(skErr).toPrecision(6)}) | ` +
+              `sse ${bar.toPrecision(6)} (best of ${rounds}; median ${median(skErr).toPrecision(6)}) | ` +
               `edgefit ${efMs.toFixed(1)} ms (cpu ${median(efCpu).toFixed(1)}), sse ${efErr.toPrecision(6)} (bins ${bins}, exact ${exact}) | ` +
               `speed-up ${(skMs / efMs).toFixed(1)}x, error ratio ${(efErr / bar).toFixed(4)}`,
           );
@@ -210,6 +234,15 @@ function main(): void {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  return rows;
 }
 
-main();
+function main(): void {
+  const { synthetic, sizes, ks } = args();
+  const sets: DataSet[] = [realSet()];
+  if (synthetic)
+    sets.push({ name: 'laplace', make: (n) => laplace(n, 2) }, { name: 'normal', make: (n) => normal(n, 3) });
+  compareKmeans(sets, sizes, ks);
+}
+
+if (process.argv[1]?.endsWith('kmeans.ts')) main();

@@ -76,12 +76,26 @@ const C = clusterWeights.options.shape;
 export const clusterOptions = z
   .object({
     ...transformShape,
-    clusters: C.clusters.unwrap().describe('centroids per weight tensor'),
+    clusters: C.clusters.unwrap().describe('centroids per codebook (2 to 256)'),
+    granularity: C.granularity,
+    groupSize: C.groupSize,
+    init: C.init,
+    weighting: C.weighting,
+    compensate: C.compensate,
+    percdamp: C.percdamp,
+    refit: C.refit,
+    keepZeros: C.keepZeros,
+    calib: z.string().optional().describe('calibration data for --weighting hessian and --compensate'),
+    samples: C.samples,
     storage: C.storage,
+    pack: C.pack,
     minElements: C.minElements,
     slim: slimFlag,
+    ...dataShape,
   })
-  .describe('weight clustering: K shared values per weight tensor, stored as a codebook plus uint8 indices');
+  .describe(
+    'weight clustering: K shared values per weight tensor, channel or group, stored as a codebook plus packed indices',
+  );
 
 export type ClusterOptions = z.input<typeof clusterOptions>;
 
@@ -95,12 +109,30 @@ function onePass(
   return { command, plan: { steps: [...slimSteps(slim), step(id, options), ...tidySteps()] } };
 }
 
-export const buildCluster = (o: z.output<typeof clusterOptions>): TransformCommand =>
-  onePass('cluster', o.slim, 'cluster-weights', {
+export function buildCluster(o: z.output<typeof clusterOptions>, ctx: BuildContext): TransformCommand {
+  const flag = o.compensate ? '--compensate' : '--weighting hessian';
+  if ((o.compensate || o.weighting === 'hessian') && ctx.model && !ctx.calibration)
+    throw new EdgefitError('BAD_ARGUMENT', `${flag} needs calibration data`, 'pass --calib FILE');
+  const technique = step('cluster-weights', {
     clusters: o.clusters,
+    granularity: o.granularity,
+    groupSize: o.groupSize,
+    init: o.init,
+    weighting: o.weighting,
+    compensate: o.compensate,
+    percdamp: o.percdamp,
+    refit: o.refit,
+    keepZeros: o.keepZeros,
+    samples: o.samples,
     storage: o.storage,
+    pack: o.pack,
     minElements: o.minElements,
   });
+  return {
+    command: 'cluster',
+    plan: { steps: [...slimSteps(o.slim), technique, ...tidySteps()], calibration: ctx.calibration },
+  };
+}
 
 const D = decomposeSvd.options.shape;
 

@@ -1,10 +1,13 @@
-// cluster-weights on a hand-built MLP: K shared values per weight, stored as codebook + uint8 indices
-// behind Cast + Gather; ONNX Runtime computes exactly what the centroid weights compute.
+// cluster-weights on a hand-built MLP: K shared values per weight, stored as codebook + packed indices
+// (or uint8 behind Cast + Gather, or uint4 at opset 21); ONNX Runtime computes exactly what the centroid
+// weights compute. Bad options are one line each.
 import { describe, expect, it } from 'vitest';
+import { isEdgefitError } from '../../src/errors.js';
 import { cloneModel } from '../../src/ir/clone.js';
 import type { Model } from '../../src/ir/graph.js';
 import { verifyModel } from '../../src/ir/verify.js';
 import { clusterWeights } from '../../src/passes/cluster/cluster-weights.js';
+import { expandCodebook, readCodebook } from '../../src/passes/cluster/codebook.js';
 import { constantOf } from '../../src/passes/util.js';
 import { floatFeed, GraphBuilder, maxAbsDiff, newModel, randn, run, Tensor } from '../helpers/models.js';
 import { passContext } from './context.js';
@@ -31,32 +34,31 @@ async function cluster(options: Record<string, unknown>, select = true) {
 }
 
 describe('cluster-weights', () => {
-  it('codebook: Cast + Gather of 16 centroids, each weight its nearest centroid, ORT output exact', async () => {
+  it('codebook: 16 centroids, 4-bit packed indices, each weight its nearest centroid, ORT output exact', async () => {
     const { m, r } = await cluster({ clusters: 16 });
     expect(verifyModel(m)).toEqual([]);
     // w2 (320 elements) is below minElements 1024: only w1 is clustered
-    expect(r.stats).toMatchObject({ tensors: 1, elements: 2048, clusters: 16 });
+    expect(r.stats).toMatchObject({ tensors: 1, elements: 2048, clusters: 16, indexBits: 4 });
     // Lloyd-Max on a Gaussian with 16 levels: 20.2 dB
     expect(r.stats.weightSqnrDb).toBeGreaterThan(19);
     expect(r.stats.weightSqnrDb).toBeLessThan(23);
-    const ops = m.graph.nodes.map((n) => n.opType);
-    expect(ops.filter((o) => o === 'Cast')).toHaveLength(1);
-    expect(ops.filter((o) => o === 'Gather')).toHaveLength(1);
-    const gather = m.graph.nodes.find((n) => n.opType === 'Gather')!;
-    const codebook = constantOf(gather.inputs[0])!.toFloat32();
-    const indicesValue = gather.inputs[1]!.producer!.inputs[0]!;
-    const indices = constantOf(indicesValue)!;
+    const matmul = m.graph.nodes.find((n) => n.opType === 'MatMul')!;
+    const cb = readCodebook(matmul.inputs[1]!)!;
+    expect(cb.bits).toBe(4);
+    expect(cb.dims).toEqual([64, 32]);
+    // opset 17: 1024 bytes of packed indices (two per byte) in a uint8 [1024, 1] initializer
+    const packed = m.graph.initializers.find((v) => v.name.startsWith('w1_indices'))!.initializer!;
+    expect([packed.dtype, packed.dims, packed.byteLength]).toEqual([2, [1024, 1], 1024]);
+    const codebook = cb.codebook.toFloat32();
     expect(codebook.length).toBe(16);
     expect([...codebook]).toEqual([...codebook].sort((a, b) => a - b));
-    expect(indices.dtype).toBe(2); // UINT8
-    expect(indices.dims).toEqual([64, 32]);
-    const idx = indices.typed() as Uint8Array;
+    const idx = cb.indices;
     for (let i = 0; i < W1.length; i++) {
       const d = Math.abs(codebook[idx[i]!]! - W1[i]!);
       for (const c of codebook) expect(d).toBeLessThanOrEqual(Math.abs(c - W1[i]!) + 1e-7);
     }
     // ORT: the clustered model computes exactly what the model with centroid weights computes
-    const centroidWeights = Float32Array.from(idx, (k) => codebook[k]!);
+    const centroidWeights = expandCodebook(cb);
     const feeds = { x: floatFeed([4, 64], 9) };
     const [clustered, reference, original] = [
       await run(m, feeds),
@@ -66,6 +68,30 @@ describe('cluster-weights', () => {
     const y = Object.keys(reference)[0]!;
     expect(maxAbsDiff(clustered[y]!, reference[y]!)).toBe(0);
     expect(maxAbsDiff(clustered[y]!, original[y]!)).toBeGreaterThan(0);
+    // pack false: uint8 indices behind Cast + Gather, the same codebook and the same outputs
+    const plain = await cluster({ clusters: 16, pack: false });
+    expect(plain.m.graph.nodes.map((n) => n.opType)).toEqual(['Cast', 'Gather', 'MatMul', 'Relu', 'Gemm']);
+    expect(readCodebook(plain.m.graph.nodes[2]!.inputs[1]!)!.bits).toBe(8);
+    expect(maxAbsDiff((await run(plain.m, feeds))[y]!, clustered[y]!)).toBe(0);
+    // opset 21: a uint4 initializer of the weight's shape
+    const m21 = mlp();
+    m21.opsetImports.set('', 21);
+    m21.irVersion = 10;
+    await clusterWeights.apply(m21, clusterWeights.options.parse({ clusters: 16 }), passContext());
+    const u4 = m21.graph.initializers.find((v) => v.initializer!.dtype === 21)!.initializer!;
+    expect([u4.dims, u4.byteLength]).toEqual([[64, 32], 1024]);
+    expect(maxAbsDiff((await run(m21, feeds))[y]!, clustered[y]!)).toBe(0);
+  });
+
+  it('bad options: K outside 2-256, data-aware options without calibration data: one line each', async () => {
+    for (const clusters of [1, 257, 4.5])
+      expect(clusterWeights.options.safeParse({ clusters }).success, String(clusters)).toBe(false);
+    for (const o of [{ weighting: 'hessian' }, { compensate: true }]) {
+      const e = await cluster(o).catch((x: unknown) => x);
+      expect(isEdgefitError(e), JSON.stringify(o)).toBe(true);
+      expect((e as Error).message).toMatch(/needs calibration data/);
+      expect((e as Error).message).not.toContain('\n');
+    }
   });
 
   it('dense: the same values in place, at most K distinct; minElements and the selector are honoured', async () => {
