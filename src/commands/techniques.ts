@@ -99,16 +99,6 @@ export const clusterOptions = z
 
 export type ClusterOptions = z.input<typeof clusterOptions>;
 
-/** slim (unless --no-slim), one technique pass, tidy: the shape of the single-technique commands. */
-function onePass(
-  command: string,
-  slim: boolean,
-  id: string,
-  options: Record<string, unknown>,
-): TransformCommand {
-  return { command, plan: { steps: [...slimSteps(slim), step(id, options), ...tidySteps()] } };
-}
-
 export function buildCluster(o: z.output<typeof clusterOptions>, ctx: BuildContext): TransformCommand {
   const flag = o.compensate ? '--compensate' : '--weighting hessian';
   if ((o.compensate || o.weighting === 'hessian') && ctx.model && !ctx.calibration)
