@@ -3,6 +3,7 @@
 // 127.0.0.1 with COOP/COEP, and opened once; every request outside the app's origin is aborted and
 // recorded. Without chromium the test fails with the install command: it never skips.
 //  1. A file that is not ONNX shows the core's BAD_MODEL line and its fix in the page.
+//     A model with external data loads with its data file dropped beside it (one line when it is not).
 //  2. The bundled model and its 1k calibration slice, static int8 in the page, the result downloaded:
 //     onnxruntime-node runs it within 0.5 pt top-1 of the original on the slice; it is byte-identical
 //     to the core's quantize over bytes with onnxruntime-web under Node (the same engine, the same
@@ -14,11 +15,11 @@
 //  5. Nothing left the machine: no request outside the app's origin.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bindArrays, decodeModel, decodeNpz, quantize } from '../../src/index.js';
-import { evaluate, quantize as quantizeFile } from '../../src/node.js';
+import { bindArrays, decodeModel, decodeNpz, modelCounts, quantize } from '../../src/index.js';
+import { evaluate, loadModel, quantize as quantizeFile, saveModel } from '../../src/node.js';
 import { webRuntime } from '../../src/runtime/web.js';
 import {
   buildApp,
@@ -97,6 +98,24 @@ describe('the browser app in headless chromium', () => {
     expect(text).toContain('not a valid ONNX model');
     expect(text).toContain('Fix:');
     expect(await page.locator('#layers').count()).toBe(0);
+  }, 15_000);
+
+  it('a model with external data loads when its data file is dropped with it, and says which file is missing', async () => {
+    const { page } = app;
+    const ext = join(dir, 'ext');
+    mkdirSync(ext);
+    const saved = saveModel(loadModel(MODEL), join(ext, 'fm.onnx'), { externalData: true });
+    expect(saved.dataBytes).toBeGreaterThan(250_000);
+    await page.setInputFiles('#model-file', [join(ext, 'fm.onnx')]);
+    await page.waitForSelector('#error:not([hidden])');
+    expect(await page.textContent('#error')).toContain(
+      `EXTERNAL_DATA the model keeps weights in ${basename(saved.dataPath!)}`,
+    );
+    await page.setInputFiles('#model-file', [join(ext, 'fm.onnx'), saved.dataPath!]);
+    await page.waitForSelector('#layers tbody tr');
+    expect(await page.locator('#layers tbody tr').count()).toBe(21);
+    const params = modelCounts(loadModel(MODEL)).params; // every weight read from the data file
+    expect(await page.textContent('#inspect .cards')).toContain(`${(params / 1000).toFixed(1)} k`);
   }, 15_000);
 
   it('static int8 of the bundled model in the page: accurate, byte-identical to the core, CLI-equal but for ulps', async () => {

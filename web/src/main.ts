@@ -40,7 +40,8 @@ const ROWS = 200;
 let worker: Worker;
 let schemas: Record<CommandName, JsonSchema> | undefined;
 let summaries: Record<CommandName, string> = {} as Record<CommandName, string>;
-let model: { file: Blob; name: string } | undefined;
+type Named = { file: Blob; name: string };
+let model: (Named & { extra: Named[] }) | undefined;
 let data: { file: Blob; name: string } | { samples: number } | undefined;
 let loss: number[] = [];
 let busy = false;
@@ -71,15 +72,21 @@ function setBusy(on: boolean) {
   $('status').textContent = on ? 'working…' : 'ready';
 }
 
-function loadModel(file: Blob, name: string) {
-  model = { file, name };
+function loadModel(file: Blob, name: string, extra: Named[] = []) {
+  model = { file, name, extra };
   data = undefined;
   $('error').hidden = true;
   $('inspect').replaceChildren(h('p', {}, `reading ${name} (${fmtBytes(file.size)})…`));
   $('data-status').textContent = 'no data: synthetic inputs are used for fidelity';
   $('results').hidden = true;
-  send({ type: 'model', file, name, budget: $<HTMLInputElement>('budget').value.trim() });
+  sendModel();
   setBusy(true);
+}
+
+function sendModel() {
+  if (!model) return;
+  const budget = $<HTMLInputElement>('budget').value.trim();
+  send({ type: 'model', file: model.file, name: model.name, budget, extra: model.extra });
 }
 
 function loadData(file: Blob, name: string) {
@@ -213,13 +220,7 @@ function onMessage(m: FromWorker) {
         `onnxruntime-web: ${m.threads} thread(s)${m.isolated ? ', cross-origin isolated' : ', not isolated'}`;
       if (!formFor) showForm();
       // a restarted worker (cancel) gets the model and data back
-      if (model)
-        send({
-          type: 'model',
-          file: model.file,
-          name: model.name,
-          budget: $<HTMLInputElement>('budget').value.trim(),
-        });
+      sendModel();
       return;
     case 'inspected':
       showInspect(m.name, m.report as Inspected, m.ms);
@@ -294,6 +295,19 @@ async function example(path: string): Promise<Blob> {
   return r.blob();
 }
 
+/** Dropped or picked files: the .onnx, its external data files (anything else), an .npz of data. */
+function pick(files: File[]) {
+  const onnx = files.find((f) => /\.onnx$/i.test(f.name)) ?? files.find((f) => !/\.npz$/i.test(f.name));
+  const npz = files.find((f) => /\.npz$/i.test(f.name));
+  if (onnx) {
+    const extra = files
+      .filter((f) => f !== onnx && f !== npz)
+      .map((f) => ({ file: f as Blob, name: f.name }));
+    loadModel(onnx, onnx.name, extra);
+  }
+  if (npz) loadData(npz, npz.name);
+}
+
 function wire() {
   const drop = $('drop');
   drop.addEventListener('dragover', (e) => {
@@ -304,13 +318,10 @@ function wire() {
   drop.addEventListener('drop', (e) => {
     e.preventDefault();
     drop.classList.remove('over');
-    for (const f of Array.from(e.dataTransfer?.files ?? []))
-      if (/\.npz$/i.test(f.name)) loadData(f, f.name);
-      else loadModel(f, f.name);
+    pick(Array.from(e.dataTransfer?.files ?? []));
   });
   $<HTMLInputElement>('model-file').addEventListener('change', (e) => {
-    const f = (e.target as HTMLInputElement).files?.[0];
-    if (f) loadModel(f, f.name);
+    pick(Array.from((e.target as HTMLInputElement).files ?? []));
   });
   $<HTMLInputElement>('data-file').addEventListener('change', (e) => {
     const f = (e.target as HTMLInputElement).files?.[0];
@@ -327,7 +338,7 @@ function wire() {
     data = { samples };
     send({ type: 'synthetic', samples });
   });
-  $('budget').addEventListener('change', () => model && loadModel(model.file, model.name));
+  $('budget').addEventListener('change', () => model && loadModel(model.file, model.name, model.extra));
   $('command').addEventListener('change', showForm);
   $('run').addEventListener('click', run);
   $('cancel').addEventListener('click', cancel);

@@ -8,7 +8,7 @@ export const COMMANDS = ['quantize', 'prune', 'cluster', 'decompose', 'slim', 's
 export type CommandName = (typeof COMMANDS)[number];
 
 export type ToWorker =
-  | { type: 'model'; file: Blob; name: string; budget: string }
+  | { type: 'model'; file: Blob; name: string; budget: string; extra: { file: Blob; name: string }[] }
   | { type: 'data'; file: Blob; name: string }
   | { type: 'synthetic'; samples: number }
   | { type: 'run'; command: CommandName; options: Record<string, unknown> };

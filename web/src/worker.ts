@@ -122,12 +122,34 @@ function need(): State {
   return state;
 }
 
-async function loadModel(file: Blob, name: string, budget: string) {
+/** External data files dropped with the model, found by the file name its tensors give. */
+type ExternalDataSource = NonNullable<NonNullable<Parameters<typeof decodeModel>[1]>['external']>;
+
+async function externalSource(extra: { file: Blob; name: string }[]): Promise<ExternalDataSource> {
+  const files = new Map<string, Uint8Array>();
+  for (const e of extra) files.set(e.name, new Uint8Array(await e.file.arrayBuffer()));
+  const get = (location: string) => {
+    const f = files.get(location.split(/[\\/]/).pop() ?? location);
+    if (!f)
+      throw new EdgefitError(
+        'EXTERNAL_DATA',
+        `the model keeps weights in ${location}, which was not dropped with it`,
+        `drop ${location} together with the .onnx file`,
+      );
+    return f;
+  };
+  return {
+    size: (l) => get(l).length,
+    read: (l, offset, length) => get(l).subarray(offset, offset + length),
+  };
+}
+
+async function loadModel(file: Blob, name: string, budget: string, extra: { file: Blob; name: string }[]) {
   const t = performance.now();
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  if (!/\.onnx$/i.test(name) && bytes.length < 16)
-    throw new EdgefitError('BAD_MODEL', `${name} is not an ONNX model`, 'drop a .onnx file');
-  const model = decodeModel(bytes);
+  let bytes: Uint8Array = new Uint8Array(await file.arrayBuffer());
+  const model = decodeModel(bytes, { external: await externalSource(extra) });
+  // weights from external data files are inlined once: every command then works on one byte string
+  if (model.graph.initializers.some((v) => v.initializer?.isExternal)) bytes = encodeModel(model);
   const report = await inspect(model, budget ? { budget, top: 1_000_000 } : { top: 1_000_000 }, {
     runtime: webRuntime,
     name,
@@ -299,7 +321,7 @@ scope.onmessage = (ev) => {
   const m = ev.data;
   const job =
     m.type === 'model'
-      ? loadModel(m.file, m.name, m.budget)
+      ? loadModel(m.file, m.name, m.budget, m.extra)
       : m.type === 'data'
         ? loadData(m.file, m.name)
         : m.type === 'synthetic'
