@@ -6,9 +6,12 @@ import { isEdgefitError } from '../../src/errors.js';
 import { cloneModel } from '../../src/ir/clone.js';
 import type { Model } from '../../src/ir/graph.js';
 import { verifyModel } from '../../src/ir/verify.js';
+import { loadModel } from '../../src/node/model-io.js';
+import { removeIdentity } from '../../src/passes/cleanup/remove-identity.js';
 import { clusterWeights } from '../../src/passes/cluster/cluster-weights.js';
 import { expandCodebook, readCodebook } from '../../src/passes/cluster/codebook.js';
 import { constantOf } from '../../src/passes/util.js';
+import type { HostTensor } from '../../src/runtime/types.js';
 import { floatFeed, GraphBuilder, maxAbsDiff, newModel, randn, run, Tensor } from '../helpers/models.js';
 import { passContext } from './context.js';
 
@@ -110,4 +113,32 @@ describe('cluster-weights', () => {
     const none = await cluster({ clusters: 4 }, false);
     expect(none.r.changed).toBe(false);
   });
+});
+
+describe('cluster-weights on Constant-node weights and subgraphs', () => {
+  it.each([
+    ['tf-style', { x: floatFeed([3, 8], 1) }],
+    ['if-branches', { x: floatFeed([1, 4], 2), cond: { dtype: 9, dims: [], data: Uint8Array.of(1) } }],
+    ['if-branches', { x: floatFeed([1, 4], 3), cond: { dtype: 9, dims: [], data: Uint8Array.of(0) } }],
+  ] as const)(
+    '%s: codebooks where the weights are, ORT output equal to the dense centroids',
+    async (name, feeds) => {
+      const base = loadModel(`test/fixtures/models/${name}.onnx`);
+      const outputs: Record<string, HostTensor>[] = [];
+      for (const storage of ['codebook', 'dense']) {
+        const m = cloneModel(base);
+        await removeIdentity.apply(m, removeIdentity.options.parse({}), passContext());
+        const r = await clusterWeights.apply(
+          m,
+          clusterWeights.options.parse({ clusters: 3, minElements: 0, storage }),
+          passContext(),
+        );
+        expect(verifyModel(m)).toEqual([]);
+        expect(r.stats.tensors).toBeGreaterThanOrEqual(1);
+        outputs.push(await run(m, feeds as Record<string, HostTensor>));
+      }
+      const y = Object.keys(outputs[0]!)[0]!;
+      expect(maxAbsDiff(outputs[0]![y]!, outputs[1]![y]!)).toBe(0);
+    },
+  );
 });

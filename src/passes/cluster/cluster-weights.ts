@@ -20,7 +20,9 @@
 //     float speed while the raw file holds the packed indices (`pack false`: always uint8)
 //  6. storage 'dense': every weight replaced in place by its centroid: the same file size, but few
 //     distinct values compress well (transport size), and later passes still see plain weights
-//  7. tensors smaller than minElements, and non-float weights, are left alone
+//  7. weights are initializers or Constant-node outputs, in any graph (subgraphs too; the data-aware
+//     options reach main-graph layers only); tensors smaller than minElements, and non-float weights,
+//     are left alone
 
 import { z } from 'zod';
 import { EdgefitError } from '../../errors.js';
@@ -31,7 +33,7 @@ import { DataType } from '../../onnx/dtype.js';
 import { definePass, type PassContext } from '../pass.js';
 import { gptqOptions } from '../quantize/weight-only.js';
 import { nothingReason, weightCensus } from '../reasons.js';
-import { newFloatWeight } from '../util.js';
+import { constantOf, newFloatWeight } from '../util.js';
 import {
   type Codebook,
   expandCodebook,
@@ -110,11 +112,17 @@ const options = z
 
 type Options = z.infer<typeof options>;
 
-/** initializers read as the weight (input 1) of a clusterable node that the selector lets us touch */
+/**
+ * Weights (initializers and Constant-node outputs) read as the weight (input 1) of a clusterable node
+ * that the selector lets us touch (rule 7).
+ */
 function clusterable(graph: Graph, selects: (n: Node) => boolean, minElements: number): Value[] {
-  return graph.initializers.filter((v) => {
-    const t = v.initializer!;
-    if (v.isGraphInput || t.dtype !== DataType.FLOAT || t.size < minElements) return false;
+  const constants = graph.nodes
+    .filter((n) => n.opType === 'Constant' && n.domain === '')
+    .map((n) => n.outputs[0]!);
+  return [...graph.initializers, ...constants].filter((v) => {
+    const t = constantOf(v);
+    if (!t || t.dtype !== DataType.FLOAT || t.size < minElements || v.isGraphOutput) return false;
     return (
       v.uses.length > 0 &&
       v.uses.every(
@@ -271,7 +279,7 @@ export const clusterWeights = definePass({
     };
     let missed = 0;
     for (const v of targets) {
-      const t = v.initializer!;
+      const t = constantOf(v)!;
       const w = t.toFloat32();
       const dims = [...t.dims];
       const axis = o.granularity === 'tensor' ? undefined : outputAxis(v.uses[0]!.node, dims.length);
