@@ -13,6 +13,7 @@ import type { TransformCommand } from './transform.js';
 import { type BuildContext, slimSteps, tidySteps } from './transforms.js';
 
 const P = pruneWeights.options.shape;
+const PC = pruneChannels.options.shape;
 const WEIGHT_PATTERNS = P.pattern.unwrap().options;
 
 export const pruneOptions = z
@@ -20,8 +21,9 @@ export const pruneOptions = z
     ...transformShape,
     sparsity: P.sparsity
       .unwrap()
+      .optional()
       .describe(
-        'fraction of weights set to zero; with --pattern channel, the fraction of channels removed per group',
+        'fraction of weights set to zero (of all pruned weights with --scope global); with --pattern channel, the fraction of channels removed per group (required unless --macs)',
       ),
     pattern: z
       .enum([...WEIGHT_PATTERNS, 'channel'])
@@ -32,36 +34,81 @@ export const pruneOptions = z
     method: z
       .enum([...P.method.unwrap().options, 'l1'])
       .default('magnitude')
-      .describe('weights: magnitude | wanda (needs --calib); channels: l1 (filter L1 norm)'),
-    calib: z.string().optional().describe('calibration data for --method wanda'),
+      .describe(
+        'weights: magnitude | wanda | sparsegpt (both need --calib); channels: l1 forces filter L1 + |bias| ranking (else the calibration output error when --calib is given)',
+      ),
+    calib: z
+      .string()
+      .optional()
+      .describe(
+        'calibration data: wanda and sparsegpt statistics, the sensitivity split, and data-aware channel ranking and reconstruction',
+      ),
+    scope: P.scope,
+    allocation: P.allocation,
     minElements: P.minElements,
     samples: P.samples,
-    roundTo: pruneChannels.options.shape.roundTo,
+    roundTo: PC.roundTo,
+    macs: PC.macs,
+    compensate: PC.compensate,
     slim: slimFlag,
     ...dataShape,
   })
-  .describe('sparsify weights (unstructured or N:M zeros, by magnitude or Wanda) or remove whole channels');
+  .describe(
+    'sparsify weights (unstructured or N:M zeros, by magnitude, Wanda or SparseGPT) or remove whole channels (compensating the next layers)',
+  );
 
 export type PruneOptions = z.input<typeof pruneOptions>;
 
 export function buildPrune(o: z.output<typeof pruneOptions>, ctx: BuildContext): TransformCommand {
   const channel = o.pattern === 'channel';
-  if (channel && o.method === 'wanda')
+  const sparsity = o.sparsity ?? (channel && o.macs !== undefined ? 0 : undefined);
+  if (sparsity === undefined)
     throw new EdgefitError(
       'BAD_ARGUMENT',
-      '--pattern channel ranks channels by l1 norm; --method wanda does not apply',
-      'use --method l1',
+      '--sparsity is required (for example --sparsity 0.5)',
+      'pass --sparsity S, or --pattern channel --macs R',
+    );
+  if (channel && (o.method === 'wanda' || o.method === 'sparsegpt'))
+    throw new EdgefitError(
+      'BAD_ARGUMENT',
+      `--pattern channel ranks channels by l1 norm or calibration output error; --method ${o.method} does not apply`,
+      'use --method l1, or --calib for data-aware ranking',
     );
   if (!channel && o.method === 'l1')
     throw new EdgefitError('BAD_ARGUMENT', '--method l1 ranks channels', 'use it with --pattern channel');
-  if (o.method === 'wanda' && ctx.model && !ctx.calibration)
-    throw new EdgefitError('BAD_ARGUMENT', '--method wanda needs calibration data', 'pass --calib FILE');
+  if (channel && (o.scope === 'global' || o.allocation === 'sensitivity'))
+    throw new EdgefitError(
+      'BAD_ARGUMENT',
+      '--scope and --allocation split a weight sparsity over layers; channel pruning takes a model-wide target as --macs',
+      'use --macs R with --pattern channel',
+    );
+  if (!channel && o.macs !== undefined)
+    throw new EdgefitError(
+      'BAD_ARGUMENT',
+      '--macs is a channel-pruning target',
+      'use it with --pattern channel',
+    );
+  if ((o.method === 'wanda' || o.method === 'sparsegpt') && ctx.model && !ctx.calibration)
+    throw new EdgefitError(
+      'BAD_ARGUMENT',
+      `--method ${o.method} needs calibration data`,
+      'pass --calib FILE',
+    );
   const technique = channel
-    ? step('prune-channels', { sparsity: Math.min(o.sparsity, 0.95), roundTo: o.roundTo })
+    ? step('prune-channels', {
+        sparsity: Math.min(sparsity, 0.95),
+        roundTo: o.roundTo,
+        ...(o.macs !== undefined && { macs: o.macs }),
+        compensate: o.compensate,
+        importance: o.method === 'l1' ? 'l1' : 'auto',
+        samples: o.samples,
+      })
     : step('prune-weights', {
-        sparsity: o.sparsity,
+        sparsity,
         pattern: o.pattern,
         method: o.method,
+        scope: o.scope,
+        allocation: o.allocation,
         minElements: o.minElements,
         samples: o.samples,
       });

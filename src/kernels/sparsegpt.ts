@@ -11,12 +11,14 @@
 //  2. row k is pruned (masked entries set to 0) and its error e = (w - q) / U[k,k] is pushed onto the
 //     rows not yet pruned: w_j -= U[k,j] · e, inside the block at once and to the rest of W after the
 //     block with one product through `gemm` (ONNX Runtime): W[i2:] -= U[i1:i2, i2:]ᵀ · E
+//     (kernels/obs-update.ts, shared with GPTQ-style clustering)
 //  3. the OBS loss Σ e² is the layer's output error ΔWᵀHΔW (exact for the dampened H); `relError`
 //     divides it by tr(WᵀHW), so layers compare (the sensitivity allocation of prune-weights)
 //  4. inputs that never fire (H[k,k] = 0) carry nothing: their rows are zeroed first (saliency 0)
 
 import { upperCholeskyOfInverse } from './cholesky.js';
 import type { GemmFn } from './matmul.js';
+import { pushErrorBelow, pushErrorWithin } from './obs-update.js';
 
 export interface SparseGptFactor {
   K: number;
@@ -120,27 +122,9 @@ export async function pruneSparseGpt(
         loss += v * v;
         W[row + n] = 0;
       }
-      for (let j = k + 1; j < i2; j++) {
-        const c = U[k * K + j]!;
-        if (c === 0) continue;
-        const rj = j * N;
-        for (let n = 0; n < N; n++) W[rj + n] = W[rj + n]! - c * err[e + n]!;
-      }
+      pushErrorWithin(W, K, N, U, k, i2, err.subarray(e, e + N));
     }
-    if (i2 < K) {
-      const rows = i2 - i1;
-      const rest = K - i2;
-      const ub = new Float32Array(rows * rest);
-      for (let i = 0; i < rows; i++)
-        for (let j = 0; j < rest; j++) ub[i * rest + j] = U[(i1 + i) * K + i2 + j]!;
-      const updated = await gemm(ub, [rows, rest], err.subarray(0, rows * N), [rows, N], {
-        transA: true,
-        alpha: -1,
-        beta: 1,
-        c: W.subarray(i2 * N),
-      });
-      W.set(updated, i2 * N);
-    }
+    await pushErrorBelow(W, K, N, U, i1, i2, err, gemm);
   }
   return { weights: W, loss };
 }
