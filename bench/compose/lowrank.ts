@@ -7,10 +7,11 @@
 //      --calib, to show what per-layer ranks buy. Printed: the MACs and params ratios from
 //      analysis/cost, top-1 on the 10k Fashion-MNIST test set before/after and the drop, ORT batch-1
 //      latency (1 thread) before/after, and the time decompose took.
-//  (b) lenet-300-100.onnx: plain against whitened SVD at the same ranks (--rank-ratio 0.05, 0.1,
-//      0.2): top-1 and params; and --target-params 0.15 with and without --calib.
+//  (b) lenet-300-100.onnx (and transformer.onnx, the small ViT): plain against whitened SVD at the same
+//      ranks (--rank-ratio 0.05, 0.1, 0.2; ViT 0.25, 0.5): top-1 and params; and --target-params 0.15
+//      (ViT 0.5) with and without --calib.
 // Calibration: the 512 training images of test/fixtures/models/fmnist-calib.npz (all of them).
-// Run: npx tsx bench/compose/lowrank.ts [--only vgg|resnet|lenet] [--limit N (test images)] [--quick]
+// Run: npx tsx bench/compose/lowrank.ts [--only vgg|resnet|lenet|vit] [--limit N (test images)] [--quick]
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -131,38 +132,30 @@ for (const c of CNNS) {
   }
 }
 
-if (!only || only === 'lenet') {
-  const path = 'test/fixtures/models/lenet-300-100.onnx';
-  const base = await measure(path, false);
+const MLPS = [
+  { key: 'lenet', path: 'test/fixtures/models/lenet-300-100.onnx', ratios: [0.05, 0.1, 0.2], params: 0.15 },
+  { key: 'vit', path: 'test/fixtures/models/transformer.onnx', ratios: [0.25, 0.5], params: 0.5 },
+];
+
+for (const c of MLPS) {
+  if (only && only !== c.key) continue;
+  const base = await measure(c.path, false);
   console.log(
-    `\n${path}: float top-1 ${pct(base.top1)} on ${limit ?? 10000} test images, ${base.params} params; plain vs whitened SVD at the same ranks`,
+    `\n${c.path}: float top-1 ${pct(base.top1)} on ${limit ?? 10000} test images, ${base.params} params; plain vs whitened SVD at the same ranks`,
   );
-  for (const r of [0.05, 0.1, 0.2]) {
-    await row(`svd, --rank-ratio ${r}`, path, base, { rankRatio: r, method: 'svd' }, false);
+  const data = { calib: CALIB, samples: 512 };
+  for (const r of c.ratios) {
+    await row(`svd, --rank-ratio ${r}`, c.path, base, { rankRatio: r, method: 'svd' }, false);
     await row(
       `whitened, --rank-ratio ${r}, --calib`,
-      path,
+      c.path,
       base,
-      {
-        rankRatio: r,
-        method: 'whitened',
-        calib: CALIB,
-        samples: 512,
-      },
+      { rankRatio: r, method: 'whitened', ...data },
       false,
     );
   }
-  await row('svd, --target-params 0.15, no data', path, base, { targetParams: 0.15, method: 'svd' }, false);
-  await row(
-    'whitened, --target-params 0.15, --calib',
-    path,
-    base,
-    {
-      targetParams: 0.15,
-      calib: CALIB,
-      samples: 512,
-    },
-    false,
-  );
+  const t = c.params;
+  await row(`svd, --target-params ${t}, no data`, c.path, base, { targetParams: t, method: 'svd' }, false);
+  await row(`whitened, --target-params ${t}, --calib`, c.path, base, { targetParams: t, ...data }, false);
 }
 rmSync(dir, { recursive: true, force: true });
