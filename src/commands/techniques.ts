@@ -82,6 +82,18 @@ export function buildPrune(o: z.output<typeof pruneOptions>, ctx: BuildContext):
       '--scope and --allocation split a weight sparsity over layers; channel pruning takes a model-wide target as --macs',
       'use --macs R with --pattern channel',
     );
+  if (!channel && o.pattern !== 'unstructured' && o.scope === 'global')
+    throw new EdgefitError(
+      'BAD_ARGUMENT',
+      `--scope global splits an unstructured target; --pattern ${o.pattern} fixes every layer's sparsity`,
+      'use --pattern unstructured with --scope global',
+    );
+  if (!channel && o.allocation === 'sensitivity' && o.scope !== 'global')
+    throw new EdgefitError(
+      'BAD_ARGUMENT',
+      '--allocation sensitivity splits a global target over layers',
+      'add --scope global',
+    );
   if (!channel && o.macs !== undefined)
     throw new EdgefitError(
       'BAD_ARGUMENT',

@@ -14,15 +14,16 @@
 //     at the sparsities of allocation.ts's GRID (with calibration data through H, else ||ΔW||²) and
 //     gives each layer the sparsity that minimises the summed error for the total
 //  4. a weight read by several layers of one graph is pruned once (their H summed) and shared again
-//  6. sequential sparsegpt (the default): layers are pruned in waves in graph order, each wave's H
-//     collected on the model with the earlier waves already pruned, so a layer compensates the error
-//     of the layers before it; with --scope global the split itself comes from the unpruned model
 //  5. zeros are stored densely: ONNX Runtime's CPU kernels do not exploit unstructured sparsity
 //     (docs/ORT.md §1.7), so this shrinks the transport size (brotli), not the file or the latency;
 //     structured (channel) pruning is what makes models faster
+//  6. sequential sparsegpt (the default): layers are pruned in waves in graph order, each wave's H
+//     collected on the model with the earlier waves already pruned, so a layer compensates the error
+//     of the layers before it; with --scope global the split itself comes from the unpruned model
 
 import { z } from 'zod';
 import { EdgefitError } from '../../errors.js';
+import { attrInt } from '../../ir/builder.js';
 import type { Model, Node, Value } from '../../ir/graph.js';
 import type { Tensor } from '../../ir/tensor.js';
 import {
@@ -125,7 +126,7 @@ function unitsOf(model: Model, o: Options, ctx: PassContext): Unit[] {
       !ctx.selects(n) ||
       t?.dtype !== DataType.FLOAT ||
       t.size < o.minElements ||
-      (n.opType === 'Gemm' && !linearOf(n, 0))
+      (n.opType === 'Gemm' && attrInt(n, 'transA', 0) !== 0)
     )
       continue;
     const w = n.inputs[1]!;
