@@ -12,11 +12,13 @@
 //  3. The search flow with a small budget finishes and shows the Pareto chart (screenshot saved).
 //  4. Fine-tuning a few steps draws the live loss curve and returns a model; Cancel stops a long one
 //     and the page is ready again (a fresh worker, the model reloaded).
-//  5. Nothing left the machine: no request outside the app's origin.
+//  5. An image folder (PNGs of the slice, one folder per class) is data with labels for top-1.
+//  6. Nothing left the machine: no request outside the app's origin.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Browser } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindArrays, decodeModel, decodeNpz, modelCounts, quantize } from '../../src/index.js';
 import { evaluate, loadModel, quantize as quantizeFile, saveModel } from '../../src/node.js';
@@ -221,6 +223,33 @@ describe('the browser app in headless chromium', () => {
     expect(await page.locator('#layers tbody tr').count()).toBe(21);
     expect(await page.isVisible('#error')).toBe(false);
     expect(await page.isEnabled('#run')).toBe(true);
+  }, 30_000);
+
+  it('an image folder is data with labels: slim measures top-1 on it', async () => {
+    const { page } = app;
+    const folder = join(dir, 'images');
+    const arrays = decodeNpz(new Uint8Array(readFileSync(DATA)), DATA);
+    const x = arrays.get('input')!.data as Float32Array;
+    const y = arrays.get('labels')!.data as BigInt64Array;
+    for (let i = 0; i < 40; i++) {
+      const px = Buffer.from(
+        Array.from(x.subarray(i * 784, (i + 1) * 784), (v) => Math.round((v * 0.353 + 0.286) * 255)),
+      );
+      mkdirSync(join(folder, String(y[i])), { recursive: true });
+      await sharp(px, { raw: { width: 28, height: 28, channels: 1 } })
+        .png()
+        .toFile(join(folder, String(y[i]), `${i}.png`));
+    }
+    await page.fill('#image-mean', '0.2860');
+    await page.fill('#image-std', '0.3530');
+    await page.setInputFiles('#image-folder', folder);
+    await page.waitForFunction(
+      "document.getElementById('data-status').textContent.includes('40 samples, with labels')",
+    );
+    await runCommand('slim', {});
+    const top1 = /top-1 \(your data\)([\d.]+)%([\d.]+)%/.exec((await page.textContent('#result-table'))!);
+    expect(Number(top1![1])).toBeGreaterThan(80); // the first 40 test images, as PNGs
+    expect(top1![2]).toBe(top1![1]);
   }, 30_000);
 
   it('nothing left the machine: every request went to the app itself', async () => {

@@ -42,7 +42,7 @@ let schemas: Record<CommandName, JsonSchema> | undefined;
 let summaries: Record<CommandName, string> = {} as Record<CommandName, string>;
 type Named = { file: Blob; name: string };
 let model: (Named & { extra: Named[] }) | undefined;
-let data: { file: Blob; name: string } | { samples: number } | undefined;
+let data: Extract<ToWorker, { type: 'data' | 'synthetic' | 'images' }> | undefined;
 let loss: number[] = [];
 let busy = false;
 
@@ -90,9 +90,21 @@ function sendModel() {
 }
 
 function loadData(file: Blob, name: string) {
-  data = { file, name };
-  send({ type: 'data', file, name });
+  setData({ type: 'data', file, name });
 }
+
+function setData(d: NonNullable<typeof data>) {
+  data = d;
+  send(d);
+}
+
+const numbers = (id: string, fallback: number) => {
+  const v = $<HTMLInputElement>(id)
+    .value.split(',')
+    .map((x) => Number(x.trim()))
+    .filter((x) => Number.isFinite(x));
+  return v.length ? v : [fallback];
+};
 
 function fitText(label: string, f: Fit | undefined) {
   if (!f) return null;
@@ -224,8 +236,7 @@ function onMessage(m: FromWorker) {
       return;
     case 'inspected':
       showInspect(m.name, m.report as Inspected, m.ms);
-      if (data && 'file' in data) send({ type: 'data', file: data.file, name: data.name });
-      else if (data) send({ type: 'synthetic', samples: data.samples });
+      if (data) send(data);
       setBusy(false);
       return;
     case 'data':
@@ -327,6 +338,13 @@ function wire() {
     const f = (e.target as HTMLInputElement).files?.[0];
     if (f) loadData(f, f.name);
   });
+  $<HTMLInputElement>('image-folder').addEventListener('change', (e) => {
+    const files = Array.from((e.target as HTMLInputElement).files ?? []).map((f) => ({
+      file: f as Blob,
+      path: f.webkitRelativePath || f.name,
+    }));
+    setData({ type: 'images', files, mean: numbers('image-mean', 0), std: numbers('image-std', 1) });
+  });
   $('example').addEventListener('click', async () => {
     loadModel(await example('./examples/fashion-mnist.onnx'), 'fashion-mnist.onnx');
   });
@@ -334,9 +352,7 @@ function wire() {
     loadData(await example('./examples/fashion-mnist-1k.npz'), 'fashion-mnist-1k.npz');
   });
   $('synthetic').addEventListener('click', () => {
-    const samples = Number($<HTMLInputElement>('synthetic-samples').value) || 64;
-    data = { samples };
-    send({ type: 'synthetic', samples });
+    setData({ type: 'synthetic', samples: Number($<HTMLInputElement>('synthetic-samples').value) || 64 });
   });
   $('budget').addEventListener('change', () => model && loadModel(model.file, model.name, model.extra));
   $('command').addEventListener('change', showForm);

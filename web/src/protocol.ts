@@ -11,6 +11,7 @@ export type ToWorker =
   | { type: 'model'; file: Blob; name: string; budget: string; extra: { file: Blob; name: string }[] }
   | { type: 'data'; file: Blob; name: string }
   | { type: 'synthetic'; samples: number }
+  | { type: 'images'; files: { file: Blob; path: string }[]; mean: number[]; std: number[] }
   | { type: 'run'; command: CommandName; options: Record<string, unknown> };
 
 /** A JSON Schema object as z.toJSONSchema writes it (only the parts the forms read). */

@@ -49,6 +49,7 @@ import {
   type TransformReport,
 } from '../../src/index.js';
 import { setThreads, setWasmPaths, webRuntime } from '../../src/runtime/web.js';
+import { type ImageFile, imageFolder } from './images.js';
 import { COMMANDS, type CommandName, type FromWorker, type JsonSchema, type ToWorker } from './protocol.js';
 import { commandSchemas } from './schemas.js';
 import { brotliSizer } from './sizer.js';
@@ -172,6 +173,13 @@ async function loadData(file: Blob, name: string) {
   });
 }
 
+async function loadImages(files: ImageFile[], o: { mean: number[]; std: number[] }) {
+  const s = need();
+  const data = await imageFolder(s.model, files, o);
+  Object.assign(s, { data, dataName: data.source, top1: undefined });
+  post({ type: 'data', name: data.source, samples: data.size, labels: true, inputs: [] });
+}
+
 function useSynthetic(samples: number) {
   const s = need();
   const data = syntheticDataset(s.model, { samples });
@@ -210,13 +218,13 @@ async function measure(result: Uint8Array, report: TransformReport | SearchRepor
 
 async function measureOut(result: Uint8Array, data: Dataset, e: { runtime: typeof webRuntime }) {
   const s = need();
-  const out: { top1?: { before: number; after: number }; agreement?: number } = {};
+  // one pass over the data gives the result's top-1 (labels) and its agreement with the original
+  const r = await evaluate(result, {}, { ...e, data, reference: s.bytes });
+  const out: { top1?: { before: number; after: number }; agreement?: number } = { agreement: r.agreement };
   if (data.labels) {
     s.top1 ??= (await evaluate(s.bytes, {}, { ...e, data })).top1;
-    const after = (await evaluate(result, {}, { ...e, data })).top1;
-    if (s.top1 !== undefined && after !== undefined) out.top1 = { before: s.top1, after };
+    if (s.top1 !== undefined && r.top1 !== undefined) out.top1 = { before: s.top1, after: r.top1 };
   }
-  out.agreement = (await evaluate(result, {}, { ...e, data, reference: s.bytes })).agreement;
   return out;
 }
 
@@ -326,7 +334,9 @@ scope.onmessage = (ev) => {
         ? loadData(m.file, m.name)
         : m.type === 'synthetic'
           ? Promise.resolve(useSynthetic(m.samples))
-          : run(m.command, m.options);
+          : m.type === 'images'
+            ? loadImages(m.files, m)
+            : run(m.command, m.options);
   job.catch(fail);
 };
 
