@@ -166,6 +166,33 @@ export const optimizeOptions = z
   })
   .describe('run a recipe: a JSON or YAML list of { pass, options, nodes } steps');
 
+/**
+ * Fine-tuning flags: `finetune`'s own, and with `--finetune` those of prune, cluster, quantize and
+ * decompose (the result is fine-tuned before it is written; commands/finetune.ts).
+ */
+export const finetuneShape = {
+  finetune: z
+    .boolean()
+    .default(false)
+    .describe('fine-tune the result before writing it (needs --train; masks, codebooks and int8 grids kept)'),
+  train: z.string().optional().describe(`training data for --finetune (${DATA_FILE}; labels for ce)`),
+  trainLabels: z.string().optional().describe('labels for .npy or IDX training data'),
+  epochs: z.number().int().min(1).max(100_000).optional().describe('passes over the data (default 1)'),
+  steps: z.number().int().min(1).max(100_000_000).optional().describe('or exactly this many steps'),
+  lr: z.number().gt(0).max(10).default(0.001).describe('peak learning rate'),
+  batchSize: z.number().int().min(1).max(65536).default(64).describe('samples per training step'),
+  loss: z
+    .enum(['ce', 'kd', 'ce+kd'])
+    .default('ce')
+    .describe('ce: cross-entropy with labels; kd: distillation from the teacher (no labels); ce+kd: both'),
+  teacher: z
+    .string()
+    .optional()
+    .describe('teacher model for --loss kd and ce+kd (default: the input model as it was)'),
+  val: z.string().optional().describe('validation data: top-1 before, after each epoch and at the end'),
+  valLabels: z.string().optional().describe('labels for .npy or IDX validation data'),
+};
+
 export const slimFlag = z.boolean().default(true).describe('run the lossless clean-up (slim) first');
 
 export type InspectOptions = z.input<typeof inspectOptions>;

@@ -17,7 +17,7 @@ import { mixedPrecision } from '../pipeline/mixed-precision.js';
 import { type RecipeStep, step } from '../pipeline/recipe.js';
 import type { Host } from '../pipeline/transform.js';
 import { roundLatency, roundSig } from '../report/schema.js';
-import { dataShape, slimFlag, transformShape } from './options.js';
+import { dataShape, finetuneShape, slimFlag, transformShape } from './options.js';
 import { resolveInputValues, resolveShapes } from './shapes.js';
 import type { TransformCommand } from './transform.js';
 import { type BuildContext, slimSteps, tidySteps } from './transforms.js';
@@ -69,6 +69,7 @@ export const quantizeOptions = z
       ),
     data: z.string().optional().describe('evaluation data for --max-drop (default: the --calib data)'),
     ...dataShape,
+    ...finetuneShape,
   })
   .describe(
     'quantize: fp16, weight-only int8/int4, dynamic or static int8 (laid out for ONNX Runtime int8 kernels)',

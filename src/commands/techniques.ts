@@ -8,7 +8,7 @@ import { decomposeSvd } from '../passes/lowrank/decompose-svd.js';
 import { pruneChannels } from '../passes/prune/prune-channels.js';
 import { pruneWeights } from '../passes/prune/prune-weights.js';
 import { step } from '../pipeline/recipe.js';
-import { dataShape, slimFlag, transformShape } from './options.js';
+import { dataShape, finetuneShape, slimFlag, transformShape } from './options.js';
 import type { TransformCommand } from './transform.js';
 import { type BuildContext, slimSteps, tidySteps } from './transforms.js';
 
@@ -52,6 +52,7 @@ export const pruneOptions = z
     compensate: PC.compensate,
     slim: slimFlag,
     ...dataShape,
+    ...finetuneShape,
   })
   .describe(
     'sparsify weights (unstructured or N:M zeros, by magnitude, Wanda or SparseGPT) or remove whole channels (compensating the next layers)',
@@ -151,6 +152,7 @@ export const clusterOptions = z
     minElements: C.minElements,
     slim: slimFlag,
     ...dataShape,
+    ...finetuneShape,
   })
   .describe(
     'weight clustering: K shared values per weight tensor, channel or group, stored as a codebook plus packed indices',
@@ -211,6 +213,7 @@ export const decomposeOptions = z
     minElements: D.minElements,
     slim: slimFlag,
     ...dataShape,
+    ...finetuneShape,
   })
   .describe(
     'low-rank factorization: MatMul/Gemm weights W[K,N] -> U[K,r] · V[r,N] (truncated or whitened SVD), Conv by Tucker-2 or spatial SVD',

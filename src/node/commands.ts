@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { z } from 'zod';
+import type { FinetuneFlags } from '../commands/finetune.js';
 import {
   type BenchJson,
   benchCore,
@@ -55,6 +56,7 @@ import { nodeRuntime } from '../runtime/node.js';
 import type { Runtime } from '../runtime/types.js';
 import { type DataOptions, openDataset } from './data-files.js';
 import { checkOutput, fileSink, fileSizes } from './files.js';
+import { finetuneTransform } from './finetune.js';
 import { loadModel } from './model-io.js';
 
 /** How the CLI hooks in: warnings and progress as they happen (the library collects them in the result). */
@@ -157,7 +159,8 @@ export async function compare(
 }
 
 type TransformFlags = z.output<z.ZodObject<typeof transformShape>> &
-  Partial<DataFlags> & {
+  Partial<DataFlags> &
+  Partial<FinetuneFlags> & {
     calib?: string | undefined;
     data?: string | undefined;
   };
@@ -177,7 +180,17 @@ export async function transformFile<O extends TransformFlags>(
   const model = loadValid(input);
   checkOutput(input, model, o.output, {
     ...o,
-    reads: [o.calib, o.data, o.labels, extra.recipeSource],
+    reads: [
+      o.calib,
+      o.data,
+      o.labels,
+      extra.recipeSource,
+      o.train,
+      o.trainLabels,
+      o.val,
+      o.valLabels,
+      o.teacher,
+    ],
   });
   const dopts = dataOptions({ layout: 'nchw', ...o } as DataFlags);
   const calibration: Dataset | undefined = o.calib ? await openDataset(model, o.calib, dopts) : undefined;
@@ -188,7 +201,9 @@ export async function transformFile<O extends TransformFlags>(
   cmd.plan.seed = o.seed;
   cmd.plan.shapes = resolveShapes(model, o.shape);
   cmd.plan.inputs = resolveInputValues(model, o.input);
-  return runTransformCommand(model, cmd, fileSink(input, model, o.output, o), h);
+  // --finetune: the result is fine-tuned before the sink writes it (node/finetune.ts)
+  const ft = await finetuneTransform(model, o, cmd, fileSink(input, model, o.output, o), h);
+  return runTransformCommand(model, ft.cmd, ft.sink, h);
 }
 
 /** A file transform command of the library: options validated by `schema`, recipe by `build`. */

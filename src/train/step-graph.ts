@@ -9,7 +9,8 @@
 //     (train/quantized.ts: straight-through, quantized back on export, so the encoding is kept).
 //     Codebooks (Gather data) are trained with their indices fixed.
 //  2. A trained weight of rank ≥ 2 with at least 1% exact zeros is a pruned weight: its mask (w ≠ 0)
-//     multiplies the gradient, so zeros stay zero.
+//     multiplies the gradient, so zeros stay zero. A codebook's exact 0 centroid (cluster-weights
+//     keeps one for pruned weights) is masked the same way: the pruned weights stay exactly 0.
 //  3. The batch size is fixed (static shapes everywhere); the opset is raised to 16 when no op of the
 //     model changed meaning in between (ScatterElements with reduction for MaxPool and codebooks).
 //  4. Frozen batch statistics: BatchNormalization stays in inference mode.
@@ -117,6 +118,21 @@ function ancestors(target: Value): Set<Value> {
   return seen;
 }
 
+/** Read only as a Gather's data, directly or flattened by a Reshape (a codebook, rule 2). */
+function isCodebook(v: Value): boolean {
+  const gatherData = (w: Value) =>
+    w.uses.every((u) => u.node.domain === '' && u.node.opType === 'Gather' && u.index === 0);
+  return (
+    v.uses.length > 0 &&
+    v.uses.every(
+      (u) =>
+        u.node.domain === '' &&
+        u.index === 0 &&
+        (u.node.opType === 'Gather' || (u.node.opType === 'Reshape' && gatherData(u.node.outputs[0]!))),
+    )
+  );
+}
+
 function isFrozenSlot(v: Value): boolean {
   return v.uses.every((u) => u.node.domain === '' && FROZEN_SLOTS[u.node.opType]?.includes(u.index));
 }
@@ -199,7 +215,8 @@ export function buildStepGraph(source: Model, options: StepGraphOptions): StepGr
       const values = initial.get(v.name)!;
       let zeros = 0;
       for (const x of values) if (x === 0) zeros++;
-      if (dims.length < 2 || zeros < 0.01 * values.length) continue;
+      const pruned = dims.length >= 2 && zeros >= 0.01 * values.length;
+      if (!pruned && !(zeros && isCodebook(v))) continue;
       const mask = Float32Array.from(values, (x) => (x === 0 ? 0 : 1));
       masks.set(v, b.weight(`${v.name}.mask`, Tensor.fromFloat32('mask', dims, mask)));
       trained[k]!.masked = zeros;

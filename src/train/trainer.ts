@@ -10,21 +10,30 @@
 //  3. The curve holds the mean training loss (and training accuracy when there are labels) every
 //     `logEvery` steps, and the validation accuracy after each epoch and at the end.
 //  4. Progress reports every step through the host's sink, with the running loss as the note.
+//  5. Sparse-stored weights are trained dense with their masks and stored sparse again (sparse.ts).
+//  6. With a checkpoint store, the state is saved after every epoch (after its validation) and a
+//     resumed run continues from the last one, ending with the bytes of an uninterrupted run
+//     (checkpoint.ts); a checkpoint of another run (rule 1 there) is refused.
 
 import type { Dataset } from '../data/dataset.js';
 import { argmax } from '../data/metrics.js';
 import { EdgefitError } from '../errors.js';
+import { cloneModel } from '../ir/clone.js';
 import type { Model } from '../ir/graph.js';
 import type { HostTensor } from '../ir/host-tensor.js';
 import { encodeModel } from '../ir/serialize.js';
 import type { Logger, ProgressSink } from '../passes/pass.js';
 import type { Runtime, Session } from '../runtime/types.js';
 import { epochOrder, gatherBatch } from './batches.js';
+import type { CheckpointStore, CurvePoint, TrainCheckpoint } from './checkpoint.js';
 import { exportTrained } from './export.js';
 import type { LossOptions } from './loss.js';
 import { nchwcBlockSize, toNchwc } from './nchwc.js';
 import { type OptimizerOptions, optimizerScalars } from './optimizer.js';
+import { exposeSparse, restoreSparse } from './sparse.js';
 import { buildStepGraph, type StepGraph } from './step-graph.js';
+
+export type { CheckpointStore, CurvePoint };
 
 export interface TrainOptions {
   batchSize: number;
@@ -46,21 +55,14 @@ export interface TrainOptions {
   keepMasks?: boolean;
   /** blocked-layout convolutions when the runtime has them (default true; train/nchwc.ts) */
   nchwc?: boolean;
+  /** rule 6: save after every epoch; with `resume`, continue from the saved state */
+  checkpoint?: { store: CheckpointStore; resume: boolean };
 }
 
 export interface TrainHost {
   runtime: Runtime;
   progress?: ProgressSink | undefined;
   log?: Logger | undefined;
-}
-
-export interface CurvePoint {
-  step: number;
-  loss: number;
-  /** validation accuracy (a fraction), after an epoch */
-  accuracy?: number;
-  /** training accuracy over the logged steps */
-  trainAccuracy?: number;
 }
 
 export interface TrainResult {
@@ -72,9 +74,11 @@ export interface TrainResult {
   seconds: number;
   /** median wall time of one step (ms) */
   stepMs: number;
-  trained: { tensors: number; params: number; masked: number };
+  trained: { tensors: number; params: number; masked: number; sparse: number };
   /** validation accuracy of the result, when validation data was given */
   accuracy?: number;
+  /** the step a resumed run started from */
+  resumedAt?: number;
 }
 
 /** Rule 2. */
@@ -125,6 +129,50 @@ export function initialState(step: StepGraph): Map<string, HostTensor> {
   return state;
 }
 
+/** Rule 6, part 1: what names this run (the store adds the model's hash). */
+function runKey(
+  o: TrainOptions,
+  step: StepGraph,
+  data: Dataset,
+  total: number,
+  store: CheckpointStore,
+): string {
+  const { checkpoint: _, freeze: __, ...settings } = o;
+  return JSON.stringify({
+    settings,
+    total,
+    data: data.size,
+    trained: step.trained.map((t) => [t.name, t.dims]),
+    shell: store.key,
+  });
+}
+
+/** Rule 6, part 2: the saved run, checked against this one. */
+async function resumeFrom(
+  c: NonNullable<TrainOptions['checkpoint']>,
+  key: string,
+  state: Map<string, HostTensor>,
+): Promise<TrainCheckpoint> {
+  const saved = await c.store.load();
+  if (!saved)
+    throw new EdgefitError(
+      'BAD_ARGUMENT',
+      `--resume: ${c.store.where} holds no checkpoint`,
+      'run without --resume to start from the beginning',
+    );
+  const same = [...state].every(([name, t]) => {
+    const s = saved.state.get(name);
+    return s && s.dims.join(',') === t.dims.join(',');
+  });
+  if (saved.key !== key || !same || saved.state.size !== state.size)
+    throw new EdgefitError(
+      'BAD_ARGUMENT',
+      `--resume: the checkpoint in ${c.store.where} is of another run (model, data or training options differ)`,
+      'resume with the options it was started with, or run without --resume',
+    );
+  return saved;
+}
+
 /** Fine-tune `model` on `data` (see the header); `model` itself is not modified. */
 export async function trainModel(
   model: Model,
@@ -139,7 +187,9 @@ export async function trainModel(
   const total = options.steps ?? perEpoch * (options.epochs ?? 1);
   const epochs = Math.ceil(total / perEpoch);
   const block = options.nchwc === false ? undefined : await nchwcBlockSize(host.runtime);
-  const step = buildStepGraph(model, {
+  const work = cloneModel(model);
+  const sparse = exposeSparse(work); // rule 5
+  const step = buildStepGraph(work, {
     batch,
     block,
     loss: options.loss,
@@ -154,6 +204,10 @@ export async function trainModel(
       `${data.source} has no labels, which --loss ${options.loss.kind} needs`,
       'give --labels, or use --loss kd (distillation needs no labels)',
     );
+  const cp = options.checkpoint;
+  const key = cp ? runKey(options, step, data, total, cp.store) : '';
+  let state = initialState(step);
+  const resumed = cp?.resume ? await resumeFrom(cp, key, state) : undefined;
   const threads = options.threads ?? 1;
   if (block) toNchwc(step.model, block);
   const session = await host.runtime.createSession(encodeModel(step.model), { threads });
@@ -161,17 +215,25 @@ export async function trainModel(
   try {
     if (step.teacher)
       teacher = await host.runtime.createSession(encodeModel(extra.teacher ?? model), { threads });
-    let state = initialState(step);
-    const curve: CurvePoint[] = [];
+    const curve: CurvePoint[] = resumed ? [...resumed.curve] : [];
     const times: number[] = [];
     const progress = host.progress?.start('finetune', total);
-    let [lossSum, hits, seen, count] = [0, 0, 0, 0];
+    let { lossSum, hits, seen, count, runningLoss } = resumed?.pending ?? {
+      lossSum: 0,
+      hits: 0,
+      seen: 0,
+      count: 0,
+      runningLoss: undefined as number | undefined,
+    };
     const logEvery = options.logEvery ?? Math.max(1, Math.round(total / 50));
-    let done = 0;
-    let runningLoss: number | undefined;
+    let done = resumed?.step ?? 0;
+    if (resumed) {
+      state = resumed.state;
+      progress?.update(done, 'resumed');
+    }
     const validate = async () =>
-      extra.val ? accuracyOf(host.runtime, exportTrained(model, step, state), extra.val) : undefined;
-    for (let epoch = 0; done < total; epoch++) {
+      extra.val ? accuracyOf(host.runtime, exportTrained(work, step, state), extra.val) : undefined;
+    for (let epoch = resumed?.epoch ?? 0; done < total; epoch++) {
       const order = epochOrder(data.size, options.seed ?? 0, epoch);
       for (let k = 0; k < perEpoch && done < total; k++) {
         const ts = performance.now();
@@ -221,9 +283,20 @@ export async function trainModel(
         else curve.push({ step: done, loss: Number.NaN, accuracy: accuracy! });
         host.log?.info(`epoch ${epoch + 1}: validation accuracy ${(100 * accuracy!).toFixed(2)}%`);
       }
+      if (cp && endOfEpoch)
+        await cp.store.save({
+          key,
+          step: done,
+          epoch: epoch + 1,
+          state,
+          curve,
+          pending: { lossSum, hits, seen, count, ...(runningLoss !== undefined ? { runningLoss } : {}) },
+          seconds: (resumed?.seconds ?? 0) + (performance.now() - t0) / 1000,
+        });
     }
     progress?.done();
-    const result = exportTrained(model, step, state);
+    const result = exportTrained(work, step, state);
+    const restored = restoreSparse(result, sparse);
     const sorted = [...times].sort((a, b) => a - b);
     const final = curve.filter((p) => p.accuracy !== undefined).pop();
     return {
@@ -232,14 +305,16 @@ export async function trainModel(
       steps: done,
       epochs,
       batchSize: batch,
-      seconds: (performance.now() - t0) / 1000,
+      seconds: (resumed?.seconds ?? 0) + (performance.now() - t0) / 1000,
       stepMs: sorted[Math.floor(sorted.length / 2)] ?? 0,
       trained: {
         tensors: step.trained.length,
         params: step.trained.reduce((s, t) => s + t.dims.reduce((a, b) => a * b, 1), 0),
         masked: step.trained.filter((t) => t.masked).length,
+        sparse: restored,
       },
       ...(final?.accuracy !== undefined ? { accuracy: final.accuracy } : {}),
+      ...(resumed ? { resumedAt: resumed.step } : {}),
     };
   } finally {
     await session.release();
