@@ -205,30 +205,51 @@ interface Recipe {
   steps: Step[];
 }
 
+const MLP_FC1 = ['/net/net.1/Gemm'];
+const MLP_FC2 = ['/net/net.3/Gemm'];
+const whitened = (rankRatio: number, nodes: string[]): Step => ({
+  pass: 'decompose-svd',
+  options: { rankRatio, minElements: 0, method: 'whitened' },
+  nodes,
+});
+const compensated = (clusters: number, nodes?: string[], minElements = 0): Step => ({
+  pass: 'cluster-weights',
+  options: { clusters, compensate: true, minElements },
+  ...(nodes && { nodes }),
+});
+
 const RECIPES: Recipe[] = [
   {
     model: 'mlp',
-    label: 'low-rank fc1 0.15 / fc2 0.3 + int4 GPTQ (issue 10, by hand)',
+    label: 'low-rank fc1 0.15 / fc2 0.3 + int4 GPTQ (the best of issue 10 by hand, before)',
     target: 30,
     steps: [
-      { pass: 'decompose-svd', options: { rankRatio: 0.15, minElements: 0 }, nodes: ['/net/net.1/Gemm'] },
-      { pass: 'decompose-svd', options: { rankRatio: 0.3, minElements: 0 }, nodes: ['/net/net.3/Gemm'] },
+      { pass: 'decompose-svd', options: { rankRatio: 0.15, minElements: 0 }, nodes: MLP_FC1 },
+      { pass: 'decompose-svd', options: { rankRatio: 0.3, minElements: 0 }, nodes: MLP_FC2 },
       { pass: 'quantize-weight-int4', options: { algorithm: 'gptq', minElements: 0 } },
     ],
   },
   {
     model: 'mlp',
-    label: 'Deep Compression: prune 80% → cluster K=16 → static int8',
+    label: 'whitened low-rank fc1 0.15 / fc2 0.3 → compensated codebooks K=16 → static int8',
+    target: 30,
+    steps: [whitened(0.15, MLP_FC1), whitened(0.3, MLP_FC2), compensated(16), STATIC],
+  },
+  {
+    model: 'mlp',
+    label:
+      'Deep Compression: SparseGPT 80% → compensated codebooks K=8 (exact 0 kept) → static int8 → sparse indices',
     target: 20,
     steps: [
-      { pass: 'prune-weights', options: { sparsity: 0.8 } },
-      { pass: 'cluster-weights', options: { clusters: 16 } },
+      { pass: 'prune-weights', options: { sparsity: 0.8, method: 'sparsegpt' } },
+      compensated(8, undefined, 1024),
       STATIC,
+      { pass: 'encode-sparse' },
     ],
   },
   {
     model: 'vgg',
-    label: 'per-conv K=8,8,8,4 + low-rank fc + int4 GPTQ (issue 10, by hand)',
+    label: 'per-conv K=8,8,8,4 + low-rank fc + int4 GPTQ (issue 10 by hand, before)',
     target: 25,
     steps: [
       { pass: 'cluster-weights', options: { clusters: 8, minElements: 0 }, nodes: ['/features/*'] },
@@ -238,6 +259,17 @@ const RECIPES: Recipe[] = [
         nodes: ['/classifier/classifier.0/Gemm'],
       },
       { pass: 'quantize-weight-int4', options: { algorithm: 'gptq', minElements: 0 } },
+    ],
+  },
+  {
+    model: 'vgg',
+    label: 'convs K=8 compensated, whitened low-rank fc1 0.1, classifier K=16 compensated, static int8',
+    target: 25,
+    steps: [
+      compensated(8, ['/features/*']),
+      whitened(0.1, ['/classifier/classifier.0/Gemm']),
+      compensated(16, ['/classifier/*']),
+      STATIC,
     ],
   },
 ];

@@ -37,10 +37,14 @@ import type { Logger } from './pass.js';
 import { readSparse, worthSparse, writeSparse } from './sparse/sparse-storage.js';
 import { constantOf, newFloatWeight } from './util.js';
 
-/** The weight slot of a node (input 1 of Conv/ConvTranspose/MatMul/Gemm, also input 0 of MatMul). */
+/**
+ * The weight slots of a node: input 1 of Conv/ConvTranspose/MatMul/Gemm, also input 0 of MatMul, and
+ * input 0 of DequantizeLinear (an int8 codebook of a quantized weight).
+ */
 function weightSlots(n: Node): number[] {
   if (n.domain !== '') return [];
-  if (n.opType === 'MatMul') return [0, 1];
+  if (n.opType === 'MatMul' || n.opType === 'MatMulInteger') return [0, 1];
+  if (n.opType === 'DequantizeLinear') return [0];
   if (n.opType === 'Conv' || n.opType === 'ConvTranspose' || n.opType === 'Gemm') return [1];
   return [];
 }
@@ -93,7 +97,7 @@ function sparseWeights(model: Model, selects: (n: Node) => boolean) {
     for (const [i, v] of n.inputs.entries()) {
       if (!v || seen.has(v) || !selects(n) || v.producer?.opType !== 'Reshape') continue;
       const s = readSparse(v);
-      if (!s || !(weightSlots(n).includes(i) || (n.opType === 'DequantizeLinear' && i === 0))) continue;
+      if (!s || !weightSlots(n).includes(i)) continue;
       seen.add(v);
       out.push({ graph: n.graph, value: v, ...s });
     }
@@ -157,7 +161,7 @@ export function exposeEncodings(model: Model, selects: (n: Node) => boolean): Ex
 }
 
 /** Remove an expansion's nodes and the initializers only they read. */
-function dropNodes(graph: Graph, nodes: Node[]): void {
+export function dropNodes(graph: Graph, nodes: Node[]): void {
   for (const n of [...nodes].reverse()) {
     if (n.outputs.some((o) => o.uses.length || o.isGraphOutput)) continue;
     const inputs = [...n.inputs];

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as lib from '../../src/node.js';
 import { DataType } from '../../src/onnx/dtype.js';
+import { readCodebook } from '../../src/passes/cluster/codebook.js';
 import { readSparse, writeSparse } from '../../src/passes/sparse/sparse-storage.js';
 import { newModel, Tensor } from '../helpers/models.js';
 
@@ -77,5 +78,34 @@ describe('sparse storage', () => {
     expect(values).toHaveLength(2);
     // int8 at 10% density: 2 bytes per non-zero instead of 1 per weight
     expect(r.after.bytes).toBeLessThan(r.before.bytes * 0.5);
+  }, 60_000);
+});
+
+describe('sparse codebook indices', () => {
+  it('prune 80% → cluster K=8 → encode-sparse: indices stored sparse, outputs unchanged', async () => {
+    await lib.prune(MLP, { output: out('p80'), sparsity: 0.8 });
+    const c = (await lib.cluster(out('p80'), { output: out('p80-k8'), clusters: 8 })) as lib.TransformReport;
+    const r = (await lib.optimize(out('p80-k8'), {
+      output: out('p80-k8-sp'),
+      recipe,
+    })) as lib.TransformReport;
+    const pass = r.passes.find((p) => p.name === 'encode-sparse')!;
+    expect(pass.rolledBack ?? false).toBe(false);
+    expect(pass.stats.codebooks).toBe(2);
+    expect(r.after.brotliBytes).toBeLessThan(c.after.brotliBytes);
+    const m = lib.loadModel(out('p80-k8-sp'));
+    const gathers = m.graph.nodes.filter((n) => n.opType === 'Gather');
+    const cbs = gathers.map((g) => readCodebook(g.outputs[0]!)!);
+    expect(cbs.map((cb) => cb.sparseIndices)).toEqual([true, true]);
+    // entry 0 is the pruned zero, and at least 80% of the indices point at it
+    for (const cb of cbs) {
+      expect(cb.codebook.toFloat32()[0]).toBe(0);
+      expect(cb.indices.filter((i) => i === 0).length / cb.indices.length).toBeGreaterThanOrEqual(0.8);
+    }
+    const [a, b] = [
+      await lib.evaluate(out('p80-k8'), { data: NPZ }),
+      await lib.evaluate(out('p80-k8-sp'), { data: NPZ }),
+    ];
+    expect(b.top1).toBe(a.top1);
   }, 60_000);
 });

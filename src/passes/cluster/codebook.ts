@@ -19,7 +19,9 @@
 //     W = Gather(Reshape(codebook, [-1]), indices).
 //  3. the codebook may have any dtype Gather takes (float32, or int8 when a quantizer re-encoded it:
 //     the result is then int8 and the caller puts its DequantizeLinear after it).
-//  4. readCodebook recognizes exactly these patterns (initializers or Constant nodes) and returns the
+//  4. sparseIndices: uint8 indices stored sparse (sparse/sparse-storage.ts) → Cast(int64), when entry 0
+//     (a pruned weight's exact 0) holds most elements (encode-sparse chooses it)
+//  5. readCodebook recognizes exactly these patterns (initializers or Constant nodes) and returns the
 //     unpacked indices; expandCodebook gives the weight back (int8 codebooks as their raw values).
 
 import { EdgefitError } from '../../errors.js';
@@ -27,6 +29,7 @@ import { attrInt, setAttr } from '../../ir/builder.js';
 import { type Graph, Node, Value } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { DataType } from '../../onnx/dtype.js';
+import { readSparse, SPARSE_NODES, writeSparse } from '../sparse/sparse-storage.js';
 import { constantOf } from '../util.js';
 
 /** a clustered weight as stored: codebook values + one index per element */
@@ -48,6 +51,11 @@ export interface Codebook {
   groupSize?: number;
   /** index bits as stored (8, or 1–6 when packed) */
   bits: number;
+  /**
+   * indices stored sparse (sparse/sparse-storage.ts: the positions of the indices that are not 0, as
+   * uint8 gaps, and those indices as uint8), for codebooks whose entry 0 (the pruned zeros) dominates
+   */
+  sparseIndices?: boolean;
   /** readCodebook only: the expansion's nodes, consumer side last (for passes that replace it) */
   nodes?: Node[];
 }
@@ -144,6 +152,13 @@ class Writer {
     return this.init(suffix, Tensor.fromInt64('', dims, values));
   }
 
+  /** a sparse uint8 tensor (sparse-storage.ts), its nodes at the writer's position */
+  sparse(suffix: string, t: Tensor): Value {
+    const v = writeSparse(this.graph, `${this.base}_${suffix}`, t, this.at);
+    this.at += SPARSE_NODES;
+    return v;
+  }
+
   op(opType: string, inputs: Value[], elemType: number, shape: number[], attrs: Record<string, number> = {}) {
     const model = this.graph.model;
     const node = new Node(this.graph, opType, '', model.uniqueName(`${this.base}_${opType}`));
@@ -163,6 +178,10 @@ class Writer {
 function writeIndices(w: Writer, cb: Codebook, opset: number): Value {
   const n = cb.indices.length;
   const I64 = DataType.INT64;
+  if (cb.sparseIndices) {
+    const sparse = w.sparse('indices', Tensor.fromBytes('', DataType.UINT8, [...cb.dims], cb.indices));
+    return w.op('Cast', [sparse], I64, cb.dims, { to: I64 });
+  }
   if (cb.bits === 8)
     return w.op(
       'Cast',
@@ -256,11 +275,22 @@ function same(a: readonly number[] | undefined, b: readonly number[]): boolean {
 function readIndices(
   v: Value,
   nodes: Node[],
-): { indices: Uint8Array; bits: number; dims: number[] } | undefined {
+): { indices: Uint8Array; bits: number; dims: number[]; sparse?: boolean } | undefined {
   const cast = producer(v, 'Cast');
   if (cast) {
+    if (attrInt(cast, 'to') !== DataType.INT64) return undefined;
+    const sparse = cast.inputs[0] && !constantOf(cast.inputs[0]) ? readSparse(cast.inputs[0]) : undefined;
+    if (sparse?.tensor.dtype === DataType.UINT8) {
+      nodes.push(...sparse.nodes, cast);
+      return {
+        indices: sparse.tensor.typed() as Uint8Array,
+        bits: 8,
+        dims: [...sparse.tensor.dims],
+        sparse: true,
+      };
+    }
     const t = constantOf(cast.inputs[0]);
-    if (attrInt(cast, 'to') !== DataType.INT64 || !t) return undefined;
+    if (!t) return undefined;
     nodes.push(cast);
     if (t.dtype === DataType.UINT8) return { indices: t.typed() as Uint8Array, bits: 8, dims: [...t.dims] };
     if (t.dtype === DataType.UINT4)
@@ -327,8 +357,9 @@ export function readCodebook(v: Value): Codebook | undefined {
   }
   const read = idx && readIndices(idx, nodes);
   if (!read) return undefined;
-  const { indices, bits, dims } = read;
+  const { indices, bits, dims, sparse } = read;
   const cb: Codebook = { codebook: undefined as unknown as Tensor, indices, dims, bits, nodes };
+  if (sparse) cb.sparseIndices = true;
   if (add && offsets) {
     const flat = producer(gather.inputs[0], 'Reshape');
     const table = constantOf(flat?.inputs[0]);

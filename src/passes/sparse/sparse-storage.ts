@@ -16,6 +16,8 @@ import { DataType, dataTypeBits } from '../../onnx/dtype.js';
 import { constantOf } from '../util.js';
 
 export const SPARSE_MIN_OPSET = 11;
+/** nodes writeSparse adds */
+export const SPARSE_NODES = 5;
 
 /** Element keys of a byte-aligned tensor (equal keys = equal stored values; 0 = all-zero bits). */
 function elementBytes(t: Tensor): number {
@@ -61,6 +63,11 @@ function gapsOf(positions: number[]): { gaps: Uint8Array; entries: number[] } {
   return { gaps: Uint8Array.from(gaps), entries };
 }
 
+/** Entries (non-zeros plus the zeros that bridge gaps over 255) the sparse form of these positions has. */
+export function gapEntries(positions: number[]): number {
+  return gapsOf(positions).entries.length;
+}
+
 /** Bytes the sparse form of t takes (rule 3) and its zero fraction, or undefined when t cannot take it. */
 export function sparseBytes(t: Tensor): { bytes: number; zeros: number } | undefined {
   const w = elementBytes(t);
@@ -82,8 +89,8 @@ function init(graph: Graph, name: string, t: Tensor): Value {
   return graph.addInitializer(v, t);
 }
 
-/** Rule 2: build the expansion of t in `graph` (nodes at the front); returns the dense value. */
-export function writeSparse(graph: Graph, base: string, t: Tensor): Value {
+/** Rule 2: build the expansion of t in `graph` (its nodes from index `at`); returns the dense value. */
+export function writeSparse(graph: Graph, base: string, t: Tensor, at = 0): Value {
   const model = graph.model;
   const w = elementBytes(t);
   const { gaps, entries } = gapsOf(nonZeros(t));
@@ -94,7 +101,6 @@ export function writeSparse(graph: Graph, base: string, t: Tensor): Value {
   });
   const m = entries.length;
   const n = t.size;
-  let at = 0;
   const op = (opType: string, inputs: Value[], elemType: number, shape: number[]) => {
     const node = new Node(graph, opType, '', model.uniqueName(`${base}_${opType}`));
     for (const v of inputs) node.addInput(v);
