@@ -23,7 +23,7 @@ export const pruneOptions = z
       .unwrap()
       .optional()
       .describe(
-        'fraction of weights set to zero (of all pruned weights with --scope global); with --pattern channel, the fraction of channels removed per group (required unless --macs)',
+        'fraction of weights set to zero (of all pruned weights with --scope global); with --pattern channel, the fraction of channels removed per group (required unless --macs or an N:M pattern)',
       ),
     pattern: z
       .enum([...WEIGHT_PATTERNS, 'channel'])
@@ -52,7 +52,6 @@ export const pruneOptions = z
     compensate: PC.compensate,
     slim: slimFlag,
     ...dataShape,
-    ...finetuneShape,
   })
   .describe(
     'sparsify weights (unstructured or N:M zeros, by magnitude, Wanda or SparseGPT) or remove whole channels (compensating the next layers)',
@@ -62,7 +61,9 @@ export type PruneOptions = z.input<typeof pruneOptions>;
 
 export function buildPrune(o: z.output<typeof pruneOptions>, ctx: BuildContext): TransformCommand {
   const channel = o.pattern === 'channel';
-  const sparsity = o.sparsity ?? (channel && o.macs !== undefined ? 0 : undefined);
+  const sparsity =
+    o.sparsity ??
+    (channel ? (o.macs !== undefined ? 0 : undefined) : o.pattern === 'unstructured' ? undefined : 0.5);
   if (sparsity === undefined)
     throw new EdgefitError(
       'BAD_ARGUMENT',

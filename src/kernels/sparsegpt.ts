@@ -4,8 +4,8 @@
 // dampened by percdamp · mean(diag H), and U the upper Cholesky factor of H⁻¹ (H⁻¹ = UᵀU):
 //  1. rows are taken in blocks of B (128); on entering a block, its mask is chosen from the current
 //     (already updated) weights by the OBS saliency w² / U[k,k]²: unstructured, the lowest-saliency
-//     entries of the block, as many as bring the tensor to floor(S · K · N) zeros by the block's
-//     end (so the whole tensor has exactly that many pruned weights); N:M, in every group of M rows
+//     entries of the block, as many as bring the tensor to floor(Z · i2 / K) zeros by the block's
+//     end (Z = floor(S · K · N), or given: the whole tensor has exactly Z); N:M, in every group of M rows
 //     (aligned to M) each column keeps the N entries of highest saliency, chosen when the group is
 //     entered (SparseGPT's N:M variant)
 //  2. row k is pruned (masked entries set to 0) and its error e = (w - q) / U[k,k] is pushed onto the
@@ -57,6 +57,8 @@ export function sparseGptFactor(h: Float64Array, K: number, percdamp = 0.01): Sp
 export interface SparseGptOptions {
   /** unstructured: the fraction of weights set to zero */
   sparsity?: number;
+  /** unstructured: exactly this many zeros (instead of floor(sparsity · K · N)) */
+  zeros?: number;
   /** N:M: keep `keep` of every `m` consecutive rows per column (sparsity is then ignored) */
   nm?: { keep: number; m: number };
   /** rows per block (a multiple of m for N:M; default 128) */
@@ -84,7 +86,7 @@ export async function pruneSparseGpt(
   const nm = options.nm;
   let bs = options.blockSize ?? 128;
   if (nm) bs = Math.max(nm.m, Math.floor(bs / nm.m) * nm.m);
-  const target = nm ? 0 : Math.floor((options.sparsity ?? 0) * K * N);
+  const target = nm ? 0 : Math.min(K * N, options.zeros ?? Math.floor((options.sparsity ?? 0) * K * N));
   const mask = new Uint8Array(K * N);
   const err = new Float32Array(bs * N);
   let removed = 0;
@@ -93,7 +95,7 @@ export async function pruneSparseGpt(
     const i2 = Math.min(K, i1 + bs);
     if (!nm) {
       // rule 1: the block's quota of zeros, lowest saliency first
-      const want = Math.min(target, Math.floor((options.sparsity ?? 0) * N * i2)) - removed;
+      const want = Math.floor((target * i2) / K) - removed;
       if (want > 0) {
         const idx = Uint32Array.from({ length: (i2 - i1) * N }, (_, i) => i1 * N + i);
         const sal = new Float64Array(idx.length);

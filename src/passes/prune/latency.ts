@@ -1,7 +1,8 @@
 // prune-channels' latency check: the model before and after, batch 1, one intra-op thread, on ONNX
 // Runtime (PassContext.runtime). Runs alternate between the two sessions in rounds so that load on a
 // shared machine hits both alike; each side's figure is the median over all its runs. The number of
-// runs is chosen from the first timed run so the check takes about `budgetMs`.
+// runs (3 at least, in up to 5 rounds) is chosen from the first timed pair so that the check takes
+// about `budgetMs` after three warm-up runs of each.
 
 import type { Dataset } from '../../data/dataset.js';
 import type { Model } from '../../ir/graph.js';
@@ -41,7 +42,7 @@ export async function compareLatency(
   before: Uint8Array,
   after: Uint8Array,
   feeds: Record<string, HostTensor>,
-  budgetMs = 1500,
+  budgetMs = 1000,
 ): Promise<{ before: number; after: number } | undefined> {
   const sessions: Session[] = [];
   try {
@@ -53,9 +54,11 @@ export async function compareLatency(
     };
     for (const s of sessions) for (let i = 0; i < 3; i++) await time(s);
     const first = (await time(sessions[0]!)) + (await time(sessions[1]!));
-    const runs = Math.max(5, Math.min(200, Math.floor(budgetMs / Math.max(first, 1e-3) / 5)));
+    const perModel = Math.max(3, Math.min(1000, Math.floor(budgetMs / Math.max(first, 1e-3))));
+    const rounds = Math.min(5, perModel);
+    const runs = Math.ceil(perModel / rounds);
     const t: number[][] = [[], []];
-    for (let round = 0; round < 5; round++)
+    for (let round = 0; round < rounds; round++)
       for (const [i, s] of sessions.entries()) for (let r = 0; r < runs; r++) t[i]!.push(await time(s));
     return { before: median(t[0]!), after: median(t[1]!) };
   } catch {

@@ -225,9 +225,12 @@ async function pruneUnit(
     const order = nmOrder(lm, nm);
     const mats = lm.read().map((m) => (order ? permuteRows(m, lm.N, order) : m));
     const out: Float32Array[] = [];
+    // grouped convs: the tensor's floor(S · size) zeros shared out over the groups
+    const total = Math.floor(s * w.length);
     for (let g = 0; g < lm.groups; g++) {
+      const zeros = Math.floor((total * (g + 1)) / lm.groups) - Math.floor((total * g) / lm.groups);
       const r = await pruneSparseGpt(mats[g]!, lm.N, u.factors[g]!, gemm, {
-        sparsity: s,
+        zeros,
         ...(nm && { nm }),
         blockSize: o.blockSize,
       });
