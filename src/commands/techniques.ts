@@ -52,6 +52,7 @@ export const pruneOptions = z
     compensate: PC.compensate,
     slim: slimFlag,
     ...dataShape,
+    ...finetuneShape,
   })
   .describe(
     'sparsify weights (unstructured or N:M zeros, by magnitude, Wanda or SparseGPT) or remove whole channels (compensating the next layers)',
