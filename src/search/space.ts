@@ -1,7 +1,8 @@
 // What the search may change: per layer, one structural technique (low-rank factors for MatMul/Gemm,
 // a codebook, unstructured pruning, each at a few settings), and one model-wide quantization step.
 // A point of the space is a Choice; `recipeOf` turns it into recipe steps, in the order that composes
-// (slim first; factor, prune or cluster per layer; then quantize; tidy).
+// (slim first; factor, prune or cluster per layer — data-aware with calibration data; then quantize;
+// sparse storage; tidy).
 //
 // Layers are the MatMul/Gemm/Conv nodes of the slimmed model whose weight is a constant with at
 // least `minElements` values; node names are stable because the recipe slims first, deterministically.
@@ -92,12 +93,27 @@ export function recipeOf(c: Choice, options: { calibration: boolean }): RecipeSt
     Object.entries(c.layers).filter(
       (e): e is [string, { family: Family; value: number }] => e[1]?.family === family,
     );
+  // with calibration data, the data-aware form of each (issue 10): whitened SVD, SparseGPT, codebooks
+  // with GPTQ-style error compensation
+  const aware = options.calibration;
   for (const [name, s] of layer('lowrank'))
-    steps.push(step('decompose-svd', { rankRatio: s.value, minElements: 0 }, [name]));
+    steps.push(
+      step('decompose-svd', { rankRatio: s.value, minElements: 0, ...(aware && { method: 'whitened' }) }, [
+        name,
+      ]),
+    );
   for (const [name, s] of layer('prune'))
-    steps.push(step('prune-weights', { sparsity: s.value, minElements: 0 }, [name]));
+    steps.push(
+      step('prune-weights', { sparsity: s.value, minElements: 0, ...(aware && { method: 'sparsegpt' }) }, [
+        name,
+      ]),
+    );
   for (const [name, s] of layer('cluster'))
-    steps.push(step('cluster-weights', { clusters: s.value, minElements: 0 }, [name]));
+    steps.push(
+      step('cluster-weights', { clusters: s.value, minElements: 0, ...(aware && { compensate: true }) }, [
+        name,
+      ]),
+    );
   // every weight quantized, the small last layers too (at fp32 a 100x10 head is 4 KB of a 30 KB model)
   const wq = { ...(options.calibration ? { algorithm: 'gptq' } : {}), minElements: 0 };
   if (c.quant === 'weight-int8') steps.push(step('quantize-weight-int8', wq));
@@ -106,7 +122,8 @@ export function recipeOf(c: Choice, options: { calibration: boolean }): RecipeSt
   if (c.quant === 'weight-int4-b64') steps.push(step('quantize-weight-int4', { ...wq, blockSize: 64 }));
   if (c.quant === 'weight-int4-b128') steps.push(step('quantize-weight-int4', { ...wq, blockSize: 128 }));
   if (c.quant === 'static-int8') steps.push(step('quantize-static-int8'));
-  steps.push(step('dead-code'), step('topological-sort'));
+  // mostly-zero weights and codebook indices stored sparse (lossless, smaller raw and brotli)
+  steps.push(step('encode-sparse'), step('dead-code'), step('topological-sort'));
   return steps;
 }
 
