@@ -3,15 +3,19 @@
 // exactly what the dense-centroid model computes; per-channel codebooks beat one per tensor; pruned
 // zeros survive clustering; Hessian weighting and GPTQ-style compensation lower the layer-output error.
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bindArrays, type Dataset } from '../../src/data/dataset.js';
 import { sqnr } from '../../src/data/metrics.js';
 import { decodeNpz } from '../../src/data/npz.js';
+import { isEdgefitError } from '../../src/errors.js';
 import { cloneModel } from '../../src/ir/clone.js';
 import type { Model, Node } from '../../src/ir/graph.js';
 import { encodeModel } from '../../src/ir/serialize.js';
 import { verifyModel } from '../../src/ir/verify.js';
 import { loadModel } from '../../src/node/model-io.js';
+import * as lib from '../../src/node.js';
 import { clusterWeights } from '../../src/passes/cluster/cluster-weights.js';
 import { expandCodebook, readCodebook } from '../../src/passes/cluster/codebook.js';
 import { pruneWeights } from '../../src/passes/prune/prune-weights.js';
@@ -168,5 +172,21 @@ describe('cluster-weights on LeNet-300-100 and the VGG-style CNN', () => {
     const comp = sqnr(vref, await logits((await cluster(vgg, { clusters: 4, compensate: true }, convs)).m));
     // measured: 9.1 dB plain, 13.5 dB compensated
     expect(comp).toBeGreaterThan(plain + 3);
+  });
+
+  it('the cluster command: data-aware options without --calib, K outside 2-256: one line each', async () => {
+    for (const o of [
+      { weighting: 'hessian' as const },
+      { compensate: true },
+      { clusters: 1 },
+      { clusters: 300 },
+    ]) {
+      const e = await lib
+        .cluster(LENET, { output: join(tmpdir(), 'edgefit-never-written.onnx'), clusters: 16, ...o })
+        .catch((x: unknown) => x);
+      expect(isEdgefitError(e), JSON.stringify(o)).toBe(true);
+      expect((e as Error).message).toMatch(/needs calibration data|--clusters must be/);
+      expect((e as Error).message).not.toContain('\n');
+    }
   });
 });
