@@ -250,6 +250,23 @@ describe('rank selection', () => {
   });
 });
 
+describe('budgets that change nothing or cannot be met say so', () => {
+  it('--target-macs 1: already within; --target-macs 0.001: out of reach, the cheapest levels', async () => {
+    const model = matmulModel(withSpectrum(64, 48, [3, 2, 1]), 64, 48);
+    const within = await decomposed(model, { targetMacs: 1, minElements: 0 });
+    expect(within.r.changed).toBe(false);
+    expect(within.warnings).toEqual([
+      'decompose-svd changed 0 of 1 weight tensors: 1 MatMul/Gemm weight(s): the model is already within --target-macs 1',
+    ]);
+    const far = await decomposed(model, { targetMacs: 0.001, minElements: 0 });
+    expect(far.r.stats.paramsAfter).toBe(1 * (64 + 48)); // rank 1, the cheapest level
+    expect(far.warnings).toHaveLength(1);
+    expect(far.warnings[0]).toMatch(
+      /^decompose-svd: --target-macs 0.001 is out of reach: .* leave 0\.036 of the model's MACs/,
+    );
+  });
+});
+
 describe('bad options are one line', () => {
   it('rank ratio outside (0, 1], energy and targets outside (0, 1] are refused by the schema', () => {
     for (const bad of [

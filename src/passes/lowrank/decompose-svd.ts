@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { analyzeCost } from '../../analysis/cost.js';
 import { inferShapes } from '../../analysis/shape-inference.js';
 import { EdgefitError } from '../../errors.js';
-import { modeProduct } from '../../kernels/lowrank.js';
+import { FULL_MAX, modeProduct } from '../../kernels/lowrank.js';
 import type { GemmFn, MatMul } from '../../kernels/matmul.js';
 import { loopGemm } from '../../kernels/svd.js';
 import { definePass, type PassContext } from '../pass.js';
@@ -33,6 +33,7 @@ import {
   type Level,
   levelsOf,
   measureSensitivity,
+  RATIOS,
 } from './ranks.js';
 import { collectStatistics, type LayerStatistics } from './statistics.js';
 
@@ -168,7 +169,9 @@ async function budgetChoices(
   const target = (o.targetParams ?? o.targetMacs)!;
   const candidates: { layer: Layer; factorizer: Factorizer; levels: Level[] }[] = [];
   for (const l of layers) {
-    const f = await factorizer(l, { energy: 1 });
+    // the whole spectrum; randomized up to the largest level's rank beyond FULL_MAX
+    const big = l.maxRanks.length === 1 && l.maxRanks[0]! > FULL_MAX;
+    const f = await factorizer(l, big ? Math.ceil(Math.max(...RATIOS) * l.maxRanks[0]!) : { energy: 1 });
     candidates.push({ layer: l, factorizer: f, levels: levelsOf(l, f) });
   }
   if (ctx.calibration && ctx.collect) await measureSensitivity(model, candidates, ctx, o.samples);
@@ -202,7 +205,12 @@ function nothingChanged(
   ctx: PassContext,
   skipped: Skipped,
   notSaving: Layer[],
+  candidates: number,
 ): string {
+  const budget =
+    o.targetMacs !== undefined ? `--target-macs ${o.targetMacs}` : `--target-params ${o.targetParams}`;
+  const within = `the model is already within ${budget}`;
+  const inBudget = (o.targetMacs ?? o.targetParams) !== undefined && candidates > 0;
   const linear = notSaving.filter((l) => l.kind === 'linear').length;
   const conv = notSaving.length - linear;
   const convWhy =
@@ -214,13 +222,16 @@ function nothingChanged(
           conv
             ? `${conv} would not save MACs and params at these ranks (lower --rank-ratio or --energy)`
             : '',
+          inBudget ? within : '',
         ]
           .filter(Boolean)
           .join(', ') || 'ConvTranspose is not factorized';
   return nothingReason('decompose-svd', weightCensus(model, o.minElements, ctx.selects), o.minElements, {
-    linear: linear
-      ? 'the ranks would not save parameters (r·(K+N) >= K·N): lower --rank-ratio or --energy'
-      : 'not factorized (already within the budget)',
+    linear: inBudget
+      ? within
+      : linear
+        ? 'the ranks would not save parameters (r·(K+N) >= K·N): lower --rank-ratio or --energy'
+        : 'not factorized (Gemm with transA, or a non-float input)',
     conv: convWhy,
     recurrent: 'not factorized',
   });
@@ -305,7 +316,7 @@ export const decomposeSvd = definePass({
         ctx.log.info(
           `decompose-svd: ${skipped.grouped} grouped or depthwise Conv(s) left alone (group 1 only)`,
         );
-      if (!chosen.length) ctx.log.warn(nothingChanged(model, o, ctx, skipped, notSaving));
+      if (!chosen.length) ctx.log.warn(nothingChanged(model, o, ctx, skipped, notSaving, layers.length));
       return {
         changed: chosen.length > 0,
         stats: { ...result, weightSqnrDb: error > 0 ? 10 * Math.log10(energy / error) : 0 },
