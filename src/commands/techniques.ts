@@ -208,6 +208,8 @@ export const decomposeOptions = z
     conv: D.conv,
     hooi: D.hooi,
     samples: D.samples,
+    damp: D.damp,
+    solver: D.solver,
     calib: z
       .string()
       .optional()
@@ -243,6 +245,8 @@ export function buildDecompose(o: z.output<typeof decomposeOptions>, ctx: BuildC
     conv: o.conv,
     hooi: o.hooi,
     samples: o.samples,
+    damp: o.damp,
+    solver: o.solver,
     minElements: o.minElements,
     seed: o.seed,
     ...(o.energy !== undefined ? { energy: o.energy } : {}),

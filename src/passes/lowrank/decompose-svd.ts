@@ -252,6 +252,9 @@ export const decomposeSvd = definePass({
     method: ['svd', 'whitened'],
     conv: ['tucker', 'spatial'],
     hooi: [0, 2],
+    samples: [128, 256, 512],
+    damp: [0.001, 0.01, 0.1],
+    solver: ['auto', 'exact'],
   },
   async apply(model, o, ctx) {
     if ([o.energy, o.targetMacs, o.targetParams].filter((v) => v !== undefined).length > 1)
