@@ -11,9 +11,9 @@
 //     instead removes channels space by space, roundTo at a time, always where the importance lost
 //     per MAC saved is least, until the model's MACs are at most that fraction of the original. Kept
 //     counts are multiples of roundTo (at least one stays): ORT's blocked (NCHWc) convolutions pad
-//     channels to their block, so 23 of 32 channels ran 0.70× as fast as 32 on cnn-residual while
-//     24 ran 1.1× faster (bench/compose/prune.ts prints the table); the default 8 suits AVX2 blocks,
-//     16 AVX-512
+//     channels to their block, so on cnn-residual (AVX-512) widths 23/45 ran 0.69× as fast as the
+//     original, 24/48 1.1× faster and 32/48 1.26× (bench/compose/prune.ts prints the table); the
+//     default 8 never leaves odd widths and suits AVX2's blocks, 16 is better on AVX-512
 //  4. before slicing, each consumer of a pruned space is compensated (channel-compensation.ts):
 //     'bias' folds the removed channels' constant (their mean with data) into the consumer's bias;
 //     'lsq' (with calibration data; bias without) refits the consumer's kept weights and bias to its
