@@ -187,7 +187,7 @@ async function budgetChoices(
   );
   if (!alloc.reached)
     ctx.log.warn(
-      `decompose-svd: --target-${metric} ${target} is out of reach: the lowest ranks that still save leave ${(alloc.total / modelTotal).toFixed(3)} of the model's ${metric === 'macs' ? 'MACs' : 'parameters'} (the other layers are not factorized)`,
+      `decompose-svd: --target-${metric} ${target} is out of reach: the lowest ranks that still save leave ${(alloc.total / modelTotal).toFixed(3)} of the model's ${metric === 'macs' ? 'MACs' : 'parameters'} (ranks that would not save are not used)`,
     );
   const chosen: Choice[] = [];
   candidates.forEach((c, i) => {

@@ -9,10 +9,9 @@
 //     only where they save both MACs and params — each with an error: without calibration the square
 //     of the relative weight error ‖W − Ŵ‖²/‖W‖² (squared, so that the cut is spread: on vgg-cnn and
 //     cnn-residual at 0.6× MACs it kept 0.2–0.6 pt more top-1 than the plain relative error, which
-//     piles the cut onto the two largest convs), with calibration the
-//     sensitivity, the relative squared error of the model's outputs on the calibration samples with
-//     only that layer factorized at that level (ORT runs every variant; layers inside subgraphs keep the
-//     weight error). Greedy allocation: from every layer unfactorized, repeatedly take the move (a
+//     piles the cut onto the two largest convs); with calibration the sensitivity, the relative
+//     squared error of the model's outputs on the calibration samples with only that layer factorized
+//     at that level (ORT runs every variant; layers inside subgraphs keep the weight error). Greedy allocation: from every layer unfactorized, repeatedly take the move (a
 //     layer to a cheaper level) with the least error added per unit of cost saved, until the model
 //     fits t; then, while the budget allows, undo the moves that buy the most error back per unit of cost.
 //     The errors are assumed to add up across layers.
