@@ -378,7 +378,7 @@ export const pruneChannels = definePass({
       groups.set(r, [...(groups.get(r) ?? []), ...list]);
     }
     const frozen = new Set([...sp.frozen].map((s) => sp.find(s)));
-    const why = { frozen: 0, few: 0, spaces: 0 };
+    const why = { frozen: 0, few: 0, spaces: 0, rounded: 0 };
     const spaces: Space[] = [];
     for (const [root, entries] of groups) {
       const producers = entries.filter(isProducer);
@@ -424,7 +424,10 @@ export const pruneChannels = definePass({
       if (o.macs) allocateMacs(model, spaces, o, ctx);
       for (const s of spaces) {
         const drop = s.channels - s.kept;
-        if (drop <= 0) continue;
+        if (drop <= 0) {
+          why.rounded++;
+          continue;
+        }
         const order = Array.from(s.score.keys()).sort((a, b) => s.score[a]! - s.score[b]! || a - b);
         const keep = order.slice(drop).sort((a, b) => a - b);
         compensated += await compensate(model, sp, s, keep, o, stats, gemm, spaces);
@@ -447,6 +450,8 @@ export const pruneChannels = definePass({
         why.frozen &&
           `${why.frozen} of ${why.spaces} channel group(s) reach a graph output, Concat, Reshape, Transpose, Softmax, a grouped Conv or a non-per-channel constant, so their channel count is fixed`,
         why.few && `${why.few} group(s) have fewer than ${o.minChannels} channels`,
+        why.rounded &&
+          `${why.rounded} group(s) keep every channel once the kept count is rounded up to a multiple of ${o.roundTo} (--round-to)`,
         !why.spaces &&
           'the model has no Conv, Gemm or MatMul with constant weights that starts a channel group',
         census.recurrent && `${census.recurrent} LSTM/GRU layer(s) are not channel-pruned`,
