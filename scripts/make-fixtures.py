@@ -12,6 +12,8 @@ Writes into test/fixtures/models/:
   if-branches.onnx    hand-built If with slimmable subgraphs
   fmnist-calib.npz    512 preprocessed Fashion-MNIST train images + labels (calibration)
 
+The data reader, training loop, export and ONNX Runtime check are in scripts/fmnist_common.py.
+
 Run from the repository root with Debian's python (needs torch, numpy, onnx):
   /usr/bin/python3 scripts/make-fixtures.py
 
@@ -31,11 +33,7 @@ The script is deterministic (fixed seeds, deterministic algorithms, fixed thread
 no network access.
 """
 
-import gzip
-import json
 import os
-import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,22 +45,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 from onnx import TensorProto, helper, numpy_helper
 
+import fmnist_common as common
+
 SEED = 0
-MEAN = 0.2860
-STD = 0.3530
-BATCH_SIZE = 128
 NUM_CALIB = 512
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA_DIR = os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
-OUT_DIR = os.path.join(REPO_ROOT, "test", "fixtures", "models")
-ORT_MODULE = os.path.join(REPO_ROOT, "node_modules", "onnxruntime-node")
+OUT_DIR = os.path.join(common.REPO_ROOT, "test", "fixtures", "models")
 # One intra-op thread by default: with 2 OpenMP threads on a 2-core machine that is also
 # busy with other work, every parallel region waits on a descheduled thread and training
 # gets 3-10x slower. Results are reproducible for a fixed thread count.
 THREADS = int(os.environ.get("TORCH_THREADS", "1"))
-MAX_STEPS = int(os.environ["MAX_STEPS"]) if os.environ.get("MAX_STEPS") else None  # smoke tests
-ONLY = {s.strip() for s in os.environ.get("ONLY", "").split(",") if s.strip()}
+MAX_STEPS = common.env_int("MAX_STEPS")  # smoke tests
+ONLY = common.env_names("ONLY")
 
 
 def wanted(name):
@@ -73,52 +67,7 @@ def out_path(name):
     return os.path.join(OUT_DIR, name)
 
 
-# --------------------------------------------------------------------------- data
-
-def read_idx(path):
-    """Read a gzipped IDX file (ubyte data) into a numpy array."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    zero, dtype_code, ndim = data[0] | data[1], data[2], data[3]
-    if zero != 0 or dtype_code != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    if arr.size != int(np.prod(dims)):
-        raise ValueError(f"{path}: size mismatch")
-    return arr.reshape(dims)
-
-
-def load_split(split):
-    images = read_idx(os.path.join(DATA_DIR, f"{split}-images-idx3-ubyte.gz"))
-    labels = read_idx(os.path.join(DATA_DIR, f"{split}-labels-idx1-ubyte.gz"))
-    return images, labels.astype(np.int64)
-
-
-def preprocess(images_u8):
-    """uint8 [N,28,28] -> float32 [N,1,28,28], scaled to [0,1] then normalized."""
-    x = images_u8.astype(np.float32) / np.float32(255.0)
-    x = (x - np.float32(MEAN)) / np.float32(STD)
-    return x[:, None, :, :].astype(np.float32)
-
-
 # ------------------------------------------------------------------------ modules
-
-class FastLinear(nn.Linear):
-    """nn.Linear that, while training, computes through a 1x1 convolution.
-
-    Debian's torch build has no optimized BLAS (BLAS_INFO=generic), so CPU matmuls are
-    ~10x slower than oneDNN convolutions. The math is identical; in eval mode (and thus
-    in the ONNX export) this is a plain F.linear, exported as Gemm or MatMul+Add."""
-
-    def forward(self, x):
-        if not self.training:
-            return F.linear(x, self.weight, self.bias)
-        lead = x.shape[:-1]
-        y = F.conv2d(x.reshape(-1, self.in_features, 1, 1),
-                     self.weight[:, :, None, None], self.bias)
-        return y.reshape(*lead, self.out_features)
-
 
 class ConvBN(nn.Sequential):
     """Conv (no bias) -> BatchNorm -> optional activation ('relu' | 'relu6' | None)."""
@@ -147,12 +96,11 @@ class ResBlock(nn.Module):
         return F.relu(x + self.c2(self.c1(x)))
 
 
-class BNTrainNet(nn.Module):
+class BNTrainNet(common.FeatureClassifier):
     """Small convnet whose BatchNormalization nodes are kept in the exported graph."""
 
     def __init__(self, num_classes=10):
-        super().__init__()
-        self.features = nn.Sequential(
+        super().__init__(nn.Sequential(
             ConvBN(1, 16),               # [16,28,28]
             nn.MaxPool2d(2),             # [16,14,14]
             ResBlock(16),                # residual Add #1
@@ -160,20 +108,14 @@ class BNTrainNet(nn.Module):
             ResBlock(32),                # residual Add #2
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
-        )
-        self.dropout = nn.Dropout(0.2)
-        self.classifier = FastLinear(32, num_classes)
-
-    def forward(self, x):
-        return self.classifier(self.dropout(self.features(x)))
+        ), 0.2, common.FastLinear(32, num_classes))
 
 
-class ResidualNet(nn.Module):
+class ResidualNet(common.FeatureClassifier):
     """Residual CNN: 32 channels at 28x28/14x14, 64 channels at 7x7 (conv compute dominates)."""
 
     def __init__(self, num_classes=10):
-        super().__init__()
-        self.features = nn.Sequential(
+        super().__init__(nn.Sequential(
             ConvBN(1, 32),               # [32,28,28]
             nn.MaxPool2d(2),             # [32,14,14]
             ResBlock(32),                # [32,14,14]  residual Add #1
@@ -182,12 +124,7 @@ class ResidualNet(nn.Module):
             ResBlock(64),                # [64,7,7]    residual Add #3
             nn.AdaptiveAvgPool2d(1),     # GlobalAveragePool
             nn.Flatten(),
-        )
-        self.dropout = nn.Dropout(0.1)
-        self.classifier = FastLinear(64, num_classes)
-
-    def forward(self, x):
-        return self.classifier(self.dropout(self.features(x)))
+        ), 0.1, common.FastLinear(64, num_classes))
 
 
 class DSBlock(nn.Module):
@@ -215,7 +152,7 @@ class DepthwiseNet(nn.Module):
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
         )
-        self.classifier = FastLinear(128, num_classes)
+        self.classifier = common.FastLinear(128, num_classes)
 
     def forward(self, x):
         return self.classifier(self.features(x))
@@ -246,10 +183,10 @@ class Attention(nn.Module):
         self.heads = heads
         self.head_dim = dim // heads
         self.scale = self.head_dim ** -0.5
-        self.q = FastLinear(dim, dim)
-        self.k = FastLinear(dim, dim)
-        self.v = FastLinear(dim, dim)
-        self.proj = FastLinear(dim, dim)
+        self.q = common.FastLinear(dim, dim)
+        self.k = common.FastLinear(dim, dim)
+        self.v = common.FastLinear(dim, dim)
+        self.proj = common.FastLinear(dim, dim)
 
     def forward(self, x):                                    # x: [B, T, D]
         t, d = self.tokens, self.heads * self.head_dim   # constants: no Shape ops in the export
@@ -269,8 +206,8 @@ class EncoderBlock(nn.Module):
         self.ln1 = nn.LayerNorm(dim)
         self.attn = Attention(dim, heads)
         self.ln2 = nn.LayerNorm(dim)
-        self.fc1 = FastLinear(dim, mlp_dim)
-        self.fc2 = FastLinear(mlp_dim, dim)
+        self.fc1 = common.FastLinear(dim, mlp_dim)
+        self.fc2 = common.FastLinear(mlp_dim, dim)
 
     def forward(self, x):
         x = x + self.attn(self.ln1(x))
@@ -283,11 +220,11 @@ class TinyViT(nn.Module):
 
     def __init__(self, dim=128, heads=4, mlp_dim=256, depth=2, num_classes=10):
         super().__init__()
-        self.patch = FastLinear(49, dim)
+        self.patch = common.FastLinear(49, dim)
         self.pos = nn.Parameter(torch.randn(1, 16, dim) * 0.02)
         self.blocks = nn.Sequential(*[EncoderBlock(dim, heads, mlp_dim) for _ in range(depth)])
         self.ln = nn.LayerNorm(dim)
-        self.head = FastLinear(dim, num_classes)
+        self.head = common.FastLinear(dim, num_classes)
 
     def forward(self, x):                                    # x: [B,1,28,28]
         x = x.reshape(-1, 4, 7, 4, 7).permute(0, 1, 3, 2, 4).reshape(-1, 16, 49)
@@ -297,118 +234,14 @@ class TinyViT(nn.Module):
         return self.head(x)
 
 
-class MLP(nn.Module):
-    def __init__(self, h1=256, h2=128, num_classes=10):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Flatten(),
-            FastLinear(784, h1), nn.ReLU(inplace=True),
-            FastLinear(h1, h2), nn.ReLU(inplace=True),
-            FastLinear(h2, num_classes),
-        )
-
-    def forward(self, x):
-        return self.net(x)
-
-
-# ----------------------------------------------------------------------- training
-
-def set_determinism():
-    random.seed(SEED)
-    np.random.seed(SEED)
-    torch.manual_seed(SEED)
-    torch.set_num_threads(THREADS)
-    torch.set_num_interop_threads(1)
-    torch.use_deterministic_algorithms(True)
-    torch.backends.cudnn.benchmark = False
-
-
-def seed_all(seed):
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-@torch.no_grad()
-def evaluate(model, x, y, batch=1000):
-    model.eval()
-    correct = 0
-    for i in range(0, len(x), batch):
-        correct += (model(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum().item()
-    return correct / len(x)
-
-
-def param_groups(model, weight_decay, decay_norm, lr, norm_lr_mult):
-    """Three groups: weights (decayed), biases (not decayed), norm-layer scales/shifts
-    (decayed only if decay_norm, learning rate scaled by norm_lr_mult)."""
-    decay, no_decay, norm = [], [], []
-    for mod in model.modules():
-        is_norm = isinstance(mod, (nn.BatchNorm2d, nn.LayerNorm))
-        for pname, p in mod.named_parameters(recurse=False):
-            if is_norm:
-                norm.append(p)
-            elif pname == "bias":
-                no_decay.append(p)
-            else:
-                decay.append(p)
-    return [{"params": decay, "weight_decay": weight_decay, "lr": lr},
-            {"params": no_decay, "weight_decay": 0.0, "lr": lr},
-            {"params": norm, "weight_decay": weight_decay if decay_norm else 0.0,
-             "lr": lr * norm_lr_mult}]
-
-
-def train(name, model, x_train, y_train, epochs, lr, weight_decay=1e-4, decay_norm=True,
-          norm_lr_mult=1.0, flip=False, adamw=False, max_steps=None):
-    gen = torch.Generator().manual_seed(SEED)
-    groups = param_groups(model, weight_decay, decay_norm, lr, norm_lr_mult)
-    opt = (torch.optim.AdamW if adamw else torch.optim.Adam)(groups, lr=lr)
-    steps_per_epoch = (len(x_train) + BATCH_SIZE - 1) // BATCH_SIZE
-    if max_steps is not None:
-        steps_per_epoch = min(steps_per_epoch, max_steps)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=[g["lr"] for g in groups], epochs=epochs, steps_per_epoch=steps_per_epoch)
-    for epoch in range(epochs):
-        model.train()
-        t0 = time.time()
-        perm = torch.randperm(len(x_train), generator=gen)
-        total_loss, seen = 0.0, 0
-        for s in range(steps_per_epoch):
-            idx = perm[s * BATCH_SIZE:(s + 1) * BATCH_SIZE]
-            xb, yb = x_train[idx], y_train[idx]
-            if flip:
-                f = torch.rand(len(idx), generator=gen) < 0.5
-                xb = torch.where(f[:, None, None, None], xb.flip(3), xb)
-            loss = F.cross_entropy(model(xb), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total_loss += loss.item() * len(idx)
-            seen += len(idx)
-        print(f"  [{name}] epoch {epoch + 1}/{epochs}: loss {total_loss / seen:.4f} "
-              f"({time.time() - t0:.1f}s)", flush=True)
-
-
 # ------------------------------------------------------------------------- export
 
 def export_torch(model, path, opset, fold, preserve=False):
-    model.eval()
-    dummy = torch.zeros(1, 1, 28, 28, dtype=torch.float32)
-    kwargs = {}
-    if preserve:
-        # TrainingMode.EVAL runs the exporter's eval peephole pass, which fuses every
-        # Conv+BatchNorm pair even with do_constant_folding=False. PRESERVE on a model in
-        # eval() mode exports the same eval semantics but leaves BatchNormalization alone.
-        kwargs["training"] = torch.onnx.TrainingMode.PRESERVE
-    else:
-        kwargs["training"] = torch.onnx.TrainingMode.EVAL
-    torch.onnx.export(
-        model, dummy, path,
-        input_names=["input"], output_names=["logits"],
-        dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-        opset_version=opset, do_constant_folding=fold, **kwargs,
-    )
-    return onnx.load(path)
+    # TrainingMode.EVAL runs the exporter's eval peephole pass, which fuses every
+    # Conv+BatchNorm pair even with do_constant_folding=False. PRESERVE on a model in
+    # eval() mode exports the same eval semantics but leaves BatchNormalization alone.
+    mode = torch.onnx.TrainingMode.PRESERVE if preserve else torch.onnx.TrainingMode.EVAL
+    return common.export_classifier(model, path, opset, fold, mode)
 
 
 def insert_after(graph, tensor, op_type, extra_inputs, node_name):
@@ -623,169 +456,19 @@ def build_if_branches():
     return model, reference, n_params
 
 
-# ------------------------------------------------------------------ ORT via Node
-
-NODE_CHECK = r"""
-const ort = require(process.argv[1]);
-const fs = require('fs');
-function readTyped(file, dtype) {
-  const b = fs.readFileSync(file);
-  const ab = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
-  if (dtype === 'float32') return new Float32Array(ab);
-  if (dtype === 'int32') return new Int32Array(ab);
-  if (dtype === 'bool') return new Uint8Array(ab);
-  throw new Error('dtype ' + dtype);
-}
-(async () => {
-  const cfg = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
-  const opts = { intraOpNumThreads: 2, interOpNumThreads: 1 };
-  const results = [];
-  for (const m of cfg.models) {
-    const r = { name: m.name, cases: [] };
-    const sess = await ort.InferenceSession.create(m.path, opts);
-    r.inputNames = sess.inputNames;
-    r.outputNames = sess.outputNames;
-    for (const c of m.cases) {
-      const feeds = {};
-      for (const inp of c.inputs) {
-        feeds[inp.name] = new ort.Tensor(inp.dtype, readTyped(inp.file, inp.dtype), inp.dims);
-      }
-      const out = (await sess.run(feeds))[c.output];
-      const exp = readTyped(c.expected, 'float32');
-      let maxDiff = 0;
-      for (let i = 0; i < exp.length; i++) maxDiff = Math.max(maxDiff, Math.abs(out.data[i] - exp[i]));
-      r.cases.push({ label: c.label, dims: out.dims, sizeOk: out.data.length === exp.length, maxAbsDiff: maxDiff });
-    }
-    if (m.eval) {
-      const x = readTyped(m.eval.input, 'float32');
-      const y = readTyped(m.eval.labels, 'int32');
-      const n = y.length, per = 784, bs = 1000;
-      let correct = 0;
-      for (let s = 0; s < n; s += bs) {
-        const k = Math.min(bs, n - s);
-        const t = new ort.Tensor('float32', x.subarray(s * per, (s + k) * per), [k, 1, 28, 28]);
-        const o = (await sess.run({ [m.eval.inputName]: t }))[m.eval.outputName];
-        for (let i = 0; i < k; i++) {
-          let best = 0;
-          for (let j = 1; j < 10; j++) if (o.data[i * 10 + j] > o.data[i * 10 + best]) best = j;
-          if (best === y[s + i]) correct++;
-        }
-      }
-      r.accuracy = correct / n;
-    }
-    results.push(r);
-  }
-  console.log(JSON.stringify(results));
-})().catch((e) => { console.error(e); process.exit(1); });
-"""
-
-
-class OrtChecker:
-    def __init__(self, tmpdir):
-        self.tmp = tmpdir
-        self.models = []
-        self.count = 0
-        self.eval_files = None
-
-    def _write(self, arr, dtype):
-        self.count += 1
-        path = os.path.join(self.tmp, f"t{self.count}.bin")
-        np.ascontiguousarray(arr, dtype=dtype).tofile(path)
-        return path
-
-    def set_eval_data(self, x_test, y_test):
-        self.eval_files = (self._write(x_test, np.float32), self._write(y_test, np.int32))
-
-    def add(self, name, path, cases, evaluate=False):
-        """cases: list of (label, {input_name: ndarray}, output_name, expected ndarray)."""
-        entry = {"name": name, "path": path, "cases": []}
-        for label, feeds, out_name, expected in cases:
-            inputs = []
-            for k, v in feeds.items():
-                dt = "bool" if v.dtype == np.bool_ else "float32"
-                inputs.append({"name": k, "dtype": dt, "dims": list(v.shape),
-                               "file": self._write(v, np.uint8 if dt == "bool" else np.float32)})
-            entry["cases"].append({"label": label, "inputs": inputs, "output": out_name,
-                                   "expected": self._write(expected, np.float32)})
-        if evaluate:
-            entry["eval"] = {"input": self.eval_files[0], "labels": self.eval_files[1],
-                             "inputName": "input", "outputName": "logits"}
-        self.models.append(entry)
-
-    def run(self):
-        cfg = os.path.join(self.tmp, "check.json")
-        with open(cfg, "w") as f:
-            json.dump({"models": self.models}, f)
-        proc = subprocess.run(["node", "-e", NODE_CHECK, ORT_MODULE, cfg],
-                              capture_output=True, text=True, timeout=900)
-        if proc.returncode != 0:
-            raise RuntimeError(f"ONNX Runtime check failed:\n{proc.stderr}")
-        return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 # --------------------------------------------------------------------------- main
-
-def onnx_param_count(model):
-    """Elements in initializers and Constant-node tensors (including subgraphs)."""
-    total = 0
-
-    def walk(g):
-        nonlocal total
-        for t in g.initializer:
-            total += int(np.prod(t.dims)) if t.dims else 1
-        for n in g.node:
-            for a in n.attribute:
-                if n.op_type == "Constant" and a.name == "value":
-                    total += int(np.prod(a.t.dims)) if a.t.dims else 1
-                if a.type == onnx.AttributeProto.GRAPH:
-                    walk(a.g)
-                for sg in a.graphs:
-                    walk(sg)
-    walk(model.graph)
-    return total
-
-
-def op_types(model):
-    ops = set()
-
-    def walk(g):
-        for n in g.node:
-            ops.add(n.op_type)
-            for a in n.attribute:
-                if a.type == onnx.AttributeProto.GRAPH:
-                    walk(a.g)
-    walk(model.graph)
-    return sorted(ops)
-
 
 def main():
     t_start = time.time()
-    set_determinism()
+    common.set_determinism(SEED, THREADS)
     os.makedirs(OUT_DIR, exist_ok=True)
-
-    train_imgs, train_labels = load_split("train")
-    test_imgs, test_labels = load_split("t10k")
-    x_train_np = preprocess(train_imgs)
-    x_test_np = preprocess(test_imgs)
-    x_train = torch.from_numpy(x_train_np)
-    y_train = torch.from_numpy(train_labels)
-    x_test = torch.from_numpy(x_test_np)
-    y_test = torch.from_numpy(test_labels)
+    d = common.load_data()
 
     summary = {}
     tmp = tempfile.TemporaryDirectory(prefix="edgefit-fixtures-")
-    checker = OrtChecker(tmp.name)
-    checker.set_eval_data(x_test_np, test_labels)
+    checker = common.OrtChecker(tmp.name)
+    checker.set_eval_data(d.x_test_np, d.y_test_np)
     rng = np.random.RandomState(SEED + 100)
-
-    def torch_cases(model, opset_out_name="logits"):
-        cases = []
-        for bs in (1, 5):
-            xr = rng.randn(bs, 1, 28, 28).astype(np.float32)
-            with torch.no_grad():
-                ref = model(torch.from_numpy(xr)).numpy()
-            cases.append((f"random batch {bs}", {"input": xr}, opset_out_name, ref))
-        return cases
 
     # (name, builder, epochs, lr, train kwargs, export kwargs)
     torch_specs = [
@@ -795,20 +478,21 @@ def main():
          {"weight_decay": 0.0, "decay_norm": False}, {"opset": 13, "fold": True}),
         ("transformer", TinyViT, 5, 2e-3,
          {"weight_decay": 0.05, "decay_norm": False, "adamw": True}, {"opset": 17, "fold": True}),
-        ("mlp-gemm", MLP, 3, 2e-3, {}, {"opset": 13, "fold": True}),
+        ("mlp-gemm", lambda: common.MLP(256, 128), 3, 2e-3, {}, {"opset": 13, "fold": True}),
     ]
     for name, cls, epochs, lr, tkw, ekw in torch_specs:
         if not wanted(name):
             continue
         t0 = time.time()
-        seed_all(SEED)
+        common.seed_all(SEED)
         model = cls()
         if isinstance(model, DepthwiseNet):
             model.kill_channels()
         n_params = sum(p.numel() for p in model.parameters())
         print(f"== {name}: {n_params} torch params, {epochs} epoch(s)", flush=True)
-        train(name, model, x_train, y_train, epochs, lr, max_steps=MAX_STEPS, **tkw)
-        acc = evaluate(model, x_test, y_test)
+        common.train(name, model, d.x_train, d.y_train, epochs, lr, max_steps=MAX_STEPS,
+                     seed=SEED, **tkw)
+        acc = common.count_correct(model, d.x_test, d.y_test) / len(d.x_test)
         path = out_path(f"{name}.onnx")
         m = export_torch(model, path, ekw["opset"], ekw["fold"], ekw.get("preserve", False))
         if name == "cnn-bn-train":
@@ -823,15 +507,15 @@ def main():
             extra["bn_running_var_range"] = [
                 round(min(float(b.running_var.min()) for b in bns), 4),
                 round(max(float(b.running_var.max()) for b in bns), 4)]
-        checker.add(name, path, torch_cases(model), evaluate=True)
+        checker.add(name, path, common.random_cases(model, rng), evaluate=True)
         if name == "depthwise-net":
             for pc in (False, True):
                 probe = os.path.join(tmp.name, f"{name}-wq-{'pc' if pc else 'pt'}.onnx")
                 onnx.save(fake_quant_weights(m, pc), probe)
                 checker.add(f"{name} (conv weights int8 per-{'channel' if pc else 'tensor'})",
                             probe, [], evaluate=True)
-        summary[name] = {"torch_params": n_params, "onnx_params": onnx_param_count(m),
-                         "accuracy": acc, "ops": op_types(m), "nodes": len(m.graph.node),
+        summary[name] = {"torch_params": n_params, "onnx_params": common.onnx_param_count(m),
+                         "accuracy": acc, "ops": common.op_types(m), "nodes": len(m.graph.node),
                          "time": time.time() - t0, **extra}
         print(f"  [{name}] test accuracy (10k, torch): {acc * 100:.2f}% "
               f"({time.time() - t0:.1f}s)", flush=True)
@@ -854,16 +538,16 @@ def main():
                 xr = rng.randn(1, 4).astype(np.float32)
                 cases.append((f"cond={c}", {"x": xr, "cond": np.array(c)}, "y", ref(xr, c)))
         checker.add(name, path, cases)
-        summary[name] = {"onnx_params": n_params, "ops": op_types(m),
+        summary[name] = {"onnx_params": n_params, "ops": common.op_types(m),
                          "nodes": len(m.graph.node)}
 
     if wanted("fmnist-calib"):
         path = out_path("fmnist-calib.npz")
         np.savez(path,
-                 input=np.ascontiguousarray(x_train_np[:NUM_CALIB], dtype=np.float32),
-                 labels=np.ascontiguousarray(train_labels[:NUM_CALIB], dtype=np.int64))
+                 input=np.ascontiguousarray(d.x_train_np[:NUM_CALIB], dtype=np.float32),
+                 labels=np.ascontiguousarray(d.y_train_np[:NUM_CALIB], dtype=np.int64))
         summary["fmnist-calib"] = {"images": NUM_CALIB,
-                                   "class_counts": np.bincount(train_labels[:NUM_CALIB],
+                                   "class_counts": np.bincount(d.y_train_np[:NUM_CALIB],
                                                                minlength=10).tolist()}
 
     if os.environ.get("SKIP_ORT") != "1" and checker.models:
@@ -884,18 +568,19 @@ def main():
                 raise RuntimeError(f"{r['name']}: ORT output mismatch {r['cases']}")
     tmp.cleanup()
 
-    print("\n== summary")
-    for name, s in summary.items():
-        fname = f"{name}.npz" if name == "fmnist-calib" else f"{name}.onnx"
-        size = os.path.getsize(out_path(fname))
-        print(f"{fname}: {size} bytes")
-        for k, v in s.items():
-            if k == "accuracy" or k.startswith("ort_accuracy"):
-                v = f"{v * 100:.2f}%"
-            elif k == "time":
-                v = f"{v:.1f}s"
-            print(f"    {k}: {v}")
-    print(f"total time: {time.time() - t_start:.1f}s")
+    common.print_summary(summary, t_start, fixture_file, shown)
+
+
+def fixture_file(name):
+    fname = f"{name}.npz" if name == "fmnist-calib" else f"{name}.onnx"
+    return fname, os.path.getsize(out_path(fname))
+
+
+def shown(k, v):
+    """Accuracies as percentages, the time in seconds."""
+    if k == "accuracy" or k.startswith("ort_accuracy"):
+        return f"{v * 100:.2f}%"
+    return f"{v:.1f}s" if k == "time" else v
 
 
 if __name__ == "__main__":
