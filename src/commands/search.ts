@@ -29,7 +29,9 @@ export const searchOptions = z
     calib: z
       .string()
       .optional()
-      .describe('calibration data for GPTQ and static int8 candidates (default: the --data)'),
+      .describe(
+        'calibration data for the data-aware candidates (default: the first min(256, n/4) samples of --data, held out of evaluation)',
+      ),
     maxDrop: z
       .number()
       .min(0)

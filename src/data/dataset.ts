@@ -285,3 +285,23 @@ export function batchSizeFor(model: Model, preferred: number): number {
   }
   return preferred;
 }
+
+/** Samples [start, end) of a dataset, as a dataset (no copy). */
+export function datasetView(d: Dataset, start: number, end: number): Dataset {
+  const view: Dataset = {
+    size: end - start,
+    labels: d.labels?.subarray(start, end),
+    source: `${d.source} [${start}, ${end})`,
+    slice: (a, b) => d.slice(start + a, start + b),
+  };
+  return d.maxBatch === undefined ? view : { ...view, maxBatch: d.maxBatch };
+}
+
+/**
+ * Calibration samples held out of evaluation data when no separate calibration data is given: data-
+ * aware techniques (GPTQ, SparseGPT, whitened SVD, compensated codebooks) fitted on the samples that
+ * judge them look better than they are. The first min(256, ⌊n/4⌋) samples; none below 64 samples.
+ */
+export function holdoutSize(n: number): number {
+  return n < 64 ? 0 : Math.min(256, Math.floor(n / 4));
+}

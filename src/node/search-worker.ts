@@ -2,6 +2,7 @@
 // data once, then measures each recipe it is sent with the same LocalEvaluator the main thread uses.
 
 import { parentPort, workerData } from 'node:worker_threads';
+import { datasetView } from '../data/dataset.js';
 import { decodeModel } from '../ir/serialize.js';
 import { parseRecipe } from '../pipeline/recipe.js';
 import { nodeRuntime } from '../runtime/node.js';
@@ -13,6 +14,8 @@ export interface WorkerSetup {
   modelBytes: Uint8Array;
   data: string;
   calib?: string | undefined;
+  /** without calib: the first `holdout` samples of data calibrate, the rest evaluate */
+  holdout: number;
   dataOptions: DataOptions;
   /** drop the labels: measure agreement with the input model */
   agreement: boolean;
@@ -22,8 +25,13 @@ export interface WorkerSetup {
 const setup = workerData as WorkerSetup;
 const model = decodeModel(setup.modelBytes);
 const opened = await openDataset(model, setup.data, setup.dataOptions);
-const evalData = setup.agreement ? { ...opened, labels: undefined } : opened;
-const calibration = setup.calib ? await openDataset(model, setup.calib, setup.dataOptions) : undefined;
+const judged = setup.holdout ? datasetView(opened, setup.holdout, opened.size) : opened;
+const evalData = setup.agreement ? { ...judged, labels: undefined } : judged;
+const calibration = setup.calib
+  ? await openDataset(model, setup.calib, setup.dataOptions)
+  : setup.holdout
+    ? datasetView(opened, 0, setup.holdout)
+    : opened;
 const evaluator = new LocalEvaluator({
   runtime: nodeRuntime,
   model,

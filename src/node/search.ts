@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { parseOptions } from '../commands/schema.js';
 import { type SearchOptions, searchCore, searchOptions } from '../commands/search.js';
+import { datasetView, holdoutSize } from '../data/dataset.js';
 import { encodeModel } from '../ir/serialize.js';
 import { assertValid } from '../ir/verify.js';
 import type { SearchReport } from '../report/schema.js';
@@ -49,8 +50,15 @@ export async function search(model: string, options: SearchOptions, hooks?: Hook
     ...(o.size ? { size: o.size } : {}),
     ...(o.limit ? { limit: o.limit } : {}),
   };
-  const evalData = await openDataset(m, o.data, dopts);
-  const calibration = o.calib ? await openDataset(m, o.calib, dopts) : evalData;
+  const opened = await openDataset(m, o.data, dopts);
+  // without --calib, calibration samples are held out of --data (data/dataset.ts holdoutSize)
+  const holdout = o.calib ? 0 : holdoutSize(opened.size);
+  const evalData = holdout ? datasetView(opened, holdout, opened.size) : opened;
+  const calibration = o.calib
+    ? await openDataset(m, o.calib, dopts)
+    : holdout
+      ? datasetView(opened, 0, holdout)
+      : opened;
   // the input as one byte string (external data inlined): the cache key and the agreement reference
   const modelBytes = encodeModel(m);
   const cache = folderCache(o.cache);
@@ -65,7 +73,7 @@ export async function search(model: string, options: SearchOptions, hooks?: Hook
     parallel: (id, agreement) =>
       new PoolEvaluator(
         id,
-        { modelBytes, data: o.data, calib: o.calib ?? o.data, dataOptions: dopts, agreement, seed: o.seed },
+        { modelBytes, data: o.data, calib: o.calib, holdout, dataOptions: dopts, agreement, seed: o.seed },
         cache,
         o.workers,
       ),
