@@ -11,7 +11,10 @@ import type { Rng } from '../../kernels/random.js';
 import { DataType } from '../../onnx/dtype.js';
 import type { Runtime, Session } from '../../runtime/types.js';
 
-/** One batch-1 input per graph input: the first calibration sample, or random floats; undefined if neither fits. */
+/**
+ * One batch-1 input per graph input: the first calibration sample, or random floats when every dim
+ * but the batch is fixed; undefined otherwise.
+ */
 export function latencyFeeds(
   model: Model,
   data: Dataset | undefined,
@@ -22,7 +25,9 @@ export function latencyFeeds(
   for (const v of model.graph.inputs) {
     if (v.initializer) continue;
     const shape = v.type?.shape;
-    if (v.type?.elemType !== DataType.FLOAT || !shape) return undefined;
+    // only the batch may be free: a made-up image size would time another model
+    if (v.type?.elemType !== DataType.FLOAT || !shape || shape.slice(1).some((d) => typeof d !== 'number'))
+      return undefined;
     const dims = shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1));
     const size = dims.reduce((a, b) => a * b, 1);
     feeds[v.name] = {
