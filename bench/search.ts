@@ -28,7 +28,9 @@ import {
 
 const FM = '/usr/share/datasets/fashion-mnist';
 const PRE = { scale: 1 / 255, mean: [0.286], std: [0.353] };
-const SEARCH = { data: 'examples/fashion-mnist-1k.npz' };
+// the search judges on the 1k test slice and calibrates on 512 train images (never the judged ones)
+const CALIB = 'test/fixtures/models/fmnist-calib.npz';
+const SEARCH = { data: 'examples/fashion-mnist-1k.npz', calib: CALIB };
 const TEST = { data: `${FM}/t10k-images-idx3-ubyte.gz`, labels: `${FM}/t10k-labels-idx1-ubyte.gz`, ...PRE };
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
@@ -154,7 +156,7 @@ for (const m of MODELS) {
   const h = (await optimize(m.path, {
     output: handOut,
     recipe,
-    calib: SEARCH.data,
+    calib: CALIB,
   })) as TransformReport;
   const handTest = await top1(handOut);
   console.log(
