@@ -63,6 +63,14 @@ export function dequantizeValues(q: Tensor, g: QuantGrid): Float32Array {
   return Float32Array.from(ints, (v, i) => (v - g.zeroPoint[ch(i)]!) * g.scale[ch(i)]!);
 }
 
+/** How many of the dequantized values `w` sit one grid step from zero (|w| = scale of their channel). */
+export function unitSteps(w: Float32Array, g: QuantGrid): number {
+  const ch = channelOf(g);
+  let n = 0;
+  for (let i = 0; i < w.length; i++) if (Math.abs(Math.abs(w[i]!) / g.scale[ch(i)]! - 1) < 1e-3) n++;
+  return n;
+}
+
 /** ONNX Round: halves to even. */
 function roundEven(x: number): number {
   const r = Math.round(x);

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TransformReport } from '../../src/index.js';
 import type { Model } from '../../src/ir/graph.js';
-import { cluster, finetune, loadModel, nodeRuntime, openDataset, optimize, prune } from '../../src/node.js';
+import { cluster, evaluate, finetune, loadModel, optimize, prune, quantize } from '../../src/node.js';
+import { DataType } from '../../src/onnx/dtype.js';
 import { readCodebook } from '../../src/passes/cluster/codebook.js';
 import { readSparse } from '../../src/passes/sparse/sparse-storage.js';
-import { accuracyOf } from '../../src/train/trainer.js';
 
 const MODEL = 'test/fixtures/models/lenet-300-100.onnx';
 const TRAIN = 'test/fixtures/models/fmnist-calib.npz'; // 512 labelled training images
@@ -19,10 +19,7 @@ const VAL = 'examples/fashion-mnist-1k.npz'; // the first 1000 test images
 const dir = mkdtempSync(join(tmpdir(), 'edgefit-ft-after-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const top1 = async (path: string) => {
-  const m = loadModel(path);
-  return accuracyOf(nodeRuntime, m, await openDataset(m, VAL));
-};
+const top1 = async (path: string) => (await evaluate(path, { data: VAL })).top1;
 
 /** The fraction of exact zeros of each rank-2 weight (sparse-stored weights expanded). */
 function zeros(m: Model): number[] {
@@ -83,6 +80,45 @@ describe('--finetune on prune', () => {
     await expect(
       prune(MODEL, { output, sparsity: 0.5, finetune: true, train: TRAIN, epochs: 1, steps: 3 }),
     ).rejects.toThrow(/^give --epochs or --steps, not both/);
+  });
+});
+
+describe('--finetune on quantize --mode static (QAT, int8 grids kept)', () => {
+  it('pruned int8 weights keep their zeros; the int8 zeros of dense weights (rounding) train', async () => {
+    const pruned = join(dir, 'p50.onnx');
+    await prune(MODEL, { output: pruned, sparsity: 0.5 });
+    const run = async (input: string, output: string) =>
+      (await quantize(input, {
+        output,
+        mode: 'static',
+        calib: TRAIN,
+        finetune: true,
+        train: TRAIN,
+        val: VAL,
+        steps: 16,
+        batchSize: 32,
+        lr: 1e-4,
+      })) as TransformReport;
+    const [p, d] = [join(dir, 'p50-int8-qat.onnx'), join(dir, 'int8-qat.onnx')];
+    const rp = await run(pruned, p);
+    const rd = await run(MODEL, d);
+    const int8 = (path: string) =>
+      loadModel(path)
+        .graph.initializers.filter(
+          (v) => v.initializer!.dtype === DataType.INT8 && v.initializer!.dims.length === 2,
+        )
+        .map((v) => v.initializer!.toFloat32());
+    const zerosOf = (w: Float32Array) => w.filter((x) => x === 0).length / w.length;
+    // fc1 and fc2 pruned (fc3 has fewer elements than prune's minimum): masked, zeros kept
+    expect((rp.finetune as FinetuneJson).training.maskedTensors).toBe(2);
+    const [w1, w2] = int8(p);
+    expect(zerosOf(w1!)).toBeGreaterThanOrEqual(0.5);
+    expect(zerosOf(w2!)).toBeGreaterThanOrEqual(0.5);
+    // the dense model's int8 weights have 1.8-3.3% zeros from rounding alone: none is masked
+    expect((rd.finetune as FinetuneJson).training.maskedTensors).toBe(0);
+    const a = (rd.finetune as FinetuneJson).accuracy;
+    expect(a.after).toBeGreaterThan(a.original - 0.01);
+    for (const r of [rp, rd]) expect(r.integerNodes).toHaveLength(3); // still QGemm-ready int8 QDQ
   });
 });
 
