@@ -16,22 +16,37 @@ import { synthesizeInputs } from '../../src/data/synthetic.js';
 import { cloneModel } from '../../src/ir/clone.js';
 import type { Model } from '../../src/ir/graph.js';
 import { encodeModel } from '../../src/ir/serialize.js';
+import { Rng } from '../../src/kernels/random.js';
 import { openDataset } from '../../src/node/data-files.js';
 import { loadModel } from '../../src/node/model-io.js';
-import type { Pass } from '../../src/passes/pass.js';
+import type { Pass, PassContext } from '../../src/passes/pass.js';
 import { pruneChannels } from '../../src/passes/prune/prune-channels.js';
 import { pruneWeights } from '../../src/passes/prune/prune-weights.js';
 import { removeUnused } from '../../src/passes/util.js';
 import { benchmark } from '../../src/pipeline/benchmark.js';
 import { evaluate } from '../../src/pipeline/evaluate.js';
+import { bindCollect } from '../../src/runtime/collect.js';
 import { nodeRuntime } from '../../src/runtime/node.js';
-import { passContext } from '../../test/passes/context.js';
+import { OrtMatMul } from '../../src/runtime/ort-matmul.js';
 import { fashionMnistTest } from '../fashion-mnist.js';
 
 const quick = process.argv.includes('--quick');
 const M = 'test/fixtures/models';
 const acceptance: string[] = [];
 const verdict = (ok: boolean, line: string) => acceptance.push(`${ok ? 'PASS' : 'MISS'}  ${line}`);
+
+/** what the pass manager hands a pass (onnxruntime-node, collection over the calibration data) */
+function context(calibration: Dataset | undefined): PassContext {
+  return {
+    log: { info() {}, warn: (m) => console.log(`  warning: ${m}`) },
+    rng: new Rng(0),
+    runtime: nodeRuntime,
+    calibration,
+    collect: calibration ? bindCollect(nodeRuntime, calibration) : undefined,
+    matmul: () => new OrtMatMul(nodeRuntime),
+    selects: () => true,
+  };
+}
 
 async function apply(
   model: Model,
@@ -41,9 +56,7 @@ async function apply(
 ): Promise<{ model: Model; stats: Record<string, number>; seconds: number }> {
   const m = cloneModel(model);
   const t0 = performance.now();
-  const ctx = passContext(calibration);
-  const r = await pass.apply(m, pass.options.parse(options), ctx);
-  for (const w of ctx.warnings) console.log(`  warning: ${w}`);
+  const r = await pass.apply(m, pass.options.parse(options), context(calibration));
   removeUnused(m.graph);
   return { model: m, stats: r.stats, seconds: (performance.now() - t0) / 1000 };
 }
