@@ -17,7 +17,7 @@
 //   npx tsx bench/finetune.ts [--only speed,grad,mlp,deep-compression,qat] [--rounds 8]
 //     [--models cnn-residual,cnn-wide,transformer] [--grad-models cnn-residual,transformer] [--epochs 5]
 //     [--sparsity 0.95] [--prune-method magnitude|sparsegpt] [--prune-epochs 3] [--prune-lr 2e-3]
-//     [--clusters 16] [--cluster-epochs 2] [--cluster-lr 2e-4] [--qat-model vgg-cnn]
+//     [--clusters 16] [--cluster-epochs 2] [--cluster-lr 5e-4] [--qat-model vgg-cnn]
 //     [--qat-steps 300]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -315,7 +315,7 @@ async function deepCompression(dir: string) {
     minElements: 0,
     calib: CALIB,
     weighting: 'hessian',
-    ...ft(e2, Number(flag('cluster-lr', '2e-4'))),
+    ...ft(e2, Number(flag('cluster-lr', '5e-4'))),
   })) as TransformReport;
   const cf = c.finetune as FinetuneJson;
   const q = (await quantize(out('clustered'), {
