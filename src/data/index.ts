@@ -1,7 +1,8 @@
-// Datasets (.npy, .npz, IDX) and evaluation metrics. Platform-neutral: everything works on bytes the
+// Datasets (.npy, .npz, IDX, decoded image folders) and evaluation metrics. Platform-neutral: everything works on bytes the
 // caller has read.
 
 export { decodeIdx, type ImagePreprocess, idxImagesToTensor } from './idx.js';
+export { type ImageInput, type ImageLayout, imageDataset, imageInput } from './images.js';
 export {
   AccuracyAccumulator,
   type AccuracyResult,

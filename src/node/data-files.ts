@@ -4,12 +4,14 @@
 //
 // A .npy file is read batch by batch from disk (only its header is parsed up front), so a data set
 // larger than memory streams with bounded memory. .npz and IDX files are read whole (they are
-// compressed archives; Fashion-MNIST's test set is 7.8 MB).
+// compressed archives; Fashion-MNIST's test set is 7.8 MB). Image folders are decoded with sharp; the
+// input they feed and the data set are src/data/images.ts's (the web app shares them).
 
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { bindArrays, type Dataset, onnxTypeOfNd } from '../data/dataset.js';
 import { decodeIdx, idxImagesToTensor } from '../data/idx.js';
+import { imageDataset, imageInput } from '../data/images.js';
 import {
   decodeNpy,
   decodeNpyHeader,
@@ -22,7 +24,7 @@ import { decodeNpz } from '../data/npz.js';
 import { feedInputs } from '../data/synthetic.js';
 import { EdgefitError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
-import { fileError } from './model-io.js';
+import { fileError, readBytes } from './model-io.js';
 
 export interface DataOptions {
   /** labels file for .npy / IDX data */
@@ -47,13 +49,7 @@ function readAll(path: string): Uint8Array {
       `${path} is ${size} bytes, past the ${MAX_DATA_BYTES / 1024 ** 3} GiB cap for data read whole`,
       'use fewer samples, or a .npy file (streamed from disk)',
     );
-  let b: Buffer;
-  try {
-    b = readFileSync(path);
-  } catch (e) {
-    throw fileError(e, 'read', path, 'check the file is readable');
-  }
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  return readBytes(path, 'check the file is readable');
 }
 
 function isIdx(bytes: Uint8Array, path: string): boolean {
@@ -192,20 +188,8 @@ async function openImageFolder(model: Model, folder: string, options: DataOption
       `${folder} holds no images in class subfolders`,
       'put images in FOLDER/<class>/*.jpg|png',
     );
-  const input = feedInputs(model);
-  if (input.length !== 1)
-    throw new EdgefitError(
-      'BAD_DATA',
-      `image folders feed one input; the model has ${input.length}`,
-      'use an .npz',
-    );
-  const v = input[0]!;
   const layout = options.layout ?? 'nchw';
-  const shape = v.type?.shape ?? [];
-  const chanDim = layout === 'nchw' ? shape[1] : shape[3];
-  const channels = typeof chanDim === 'number' ? chanDim : 3;
-  const sideDim = layout === 'nchw' ? shape[2] : shape[1];
-  const size = options.size ?? (typeof sideDim === 'number' ? sideDim : 224);
+  const { input: v, channels, size } = imageInput(model, layout, options.size);
   const mean = options.mean ?? [0];
   const std = options.std ?? [1];
   const scale = options.scale ?? 1 / 255;
@@ -234,9 +218,6 @@ async function openImageFolder(model: Model, folder: string, options: DataOption
       }
   }
   const dims = layout === 'nchw' ? [n, channels, size, size] : [n, size, size, channels];
-  const arrays = new Map<string, NdArray>([
-    [v.name, { dtype: 'float32', shape: dims, data }],
-    ['labels', { dtype: 'int32', shape: [n], data: Int32Array.from(files.slice(0, n), (f) => f.label) }],
-  ]);
-  return bindArrays(model, arrays, folder, options.limit);
+  const labels = Int32Array.from(files.slice(0, n), (f) => f.label);
+  return imageDataset(model, v, dims, data, labels, folder, options.limit);
 }

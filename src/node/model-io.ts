@@ -120,13 +120,7 @@ export function readModelFile(path: string): Uint8Array {
       `${path} is ${st.size} bytes, past protobuf's 2 GB limit`,
       'large models must keep weights in external data',
     );
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    throw fileError(e, 'read', path, 'check the file exists and is readable');
-  }
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  return readBytes(path, 'check the file exists and is readable');
 }
 
 /** The node limit: EDGEFIT_MAX_NODES when set (0: none), else the core's MAX_NODES. */
@@ -216,6 +210,17 @@ export function fileError(e: unknown, verb: 'read' | 'write', path: string, fix:
     return new EdgefitError('IO', `cannot ${verb} ${path} (${why})`, fix);
   }
   return e;
+}
+
+/** A whole file's bytes (a view of the Buffer read); an fs error is one IO line with `fix`. */
+export function readBytes(path: string, fix: string): Uint8Array {
+  let b: Buffer;
+  try {
+    b = readFileSync(path);
+  } catch (e) {
+    throw fileError(e, 'read', path, fix);
+  }
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 // --- temp files: the saves in progress, removed on SIGINT/SIGTERM; stale ones of killed runs

@@ -2,9 +2,10 @@
 // class, classes numbered in sorted order; each image decoded with createImageBitmap, resized to the
 // model's input side with "cover" (centre crop), grey or RGB as the input's channels, then
 // x = (pixel / 255 - mean) / std. The resampling is the browser's, not sharp's: the same folder gives
-// close, not bit-identical, tensors to the CLI's.
+// close, not bit-identical, tensors to the CLI's. Which input is fed, at what side, and the data set
+// itself come from the core's src/data/images.ts, as for the CLI.
 
-import { bindArrays, type Dataset, EdgefitError, type Model, type NdArray } from '../../src/index.js';
+import { type Dataset, EdgefitError, imageDataset, imageInput, type Model } from '../../src/index.js';
 
 const IMAGE = /\.(jpe?g|png|webp|bmp|gif)$/i;
 
@@ -30,17 +31,7 @@ export async function imageFolder(
       'the folder holds no images in class subfolders',
       'pick FOLDER with FOLDER/<class>/*.png|jpg',
     );
-  const inputs = model.graph.inputs.filter((v) => !v.initializer);
-  if (inputs.length !== 1)
-    throw new EdgefitError(
-      'BAD_DATA',
-      `image folders feed one input; the model has ${inputs.length}`,
-      'use an .npz',
-    );
-  const v = inputs[0]!;
-  const shape = v.type?.shape ?? [];
-  const channels = typeof shape[1] === 'number' ? shape[1] : 3;
-  const side = typeof shape[2] === 'number' ? shape[2] : 224;
+  const { input: v, channels, size: side } = imageInput(model);
   const per = channels * side * side;
   const data = new Float32Array(items.length * per);
   const canvas = new OffscreenCanvas(side, side);
@@ -71,9 +62,6 @@ export async function imageFolder(
       }
   }
   const labels = Int32Array.from(items, (f) => classes.indexOf(f.parts.at(-2)!));
-  const arrays = new Map<string, NdArray>([
-    [v.name, { dtype: 'float32', shape: [items.length, channels, side, side], data }],
-    ['labels', { dtype: 'int32', shape: [items.length], data: labels }],
-  ]);
-  return bindArrays(model, arrays, `${items[0]!.parts[0]}/ (${classes.length} classes)`);
+  const dims = [items.length, channels, side, side];
+  return imageDataset(model, v, dims, data, labels, `${items[0]!.parts[0]}/ (${classes.length} classes)`);
 }
