@@ -4,29 +4,19 @@
 // recorded), the charts laid out with their data points, the table sorts, and a screenshot of each
 // page is saved under tmp/report-screenshots/ (gitignored) to look at. Without chromium the test
 // fails with the install command: it never skips.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { report } from '../../src/node.js';
 import type { SearchReport } from '../../src/report/schema.js';
+import { launch } from '../../web/harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const FIX = join(import.meta.dirname, 'fixtures');
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const SHOTS = join(ROOT, 'tmp', 'report-screenshots');
 const search = JSON.parse(readFileSync(join(FIX, 'search.json'), 'utf8')) as SearchReport;
 
@@ -38,10 +28,6 @@ let browser: Browser;
 const started = Date.now();
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(
-      `Debian's chromium is not installed (${CHROMIUM} is missing): apt-get install -y chromium (.ci/run does it). The HTML report test needs it and does not skip.`,
-    );
   await report(join(FIX, 'search.json'), { output: join(dir, 'search.html') });
   await report(join(FIX, 'quantize.json'), { output: join(dir, 'quantize.html') });
   server = createServer((req, res) => {
@@ -57,7 +43,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  browser = await launch(); // Debian's chromium, or an error with the install command
   mkdirSync(SHOTS, { recursive: true });
 }, 15_000);
 
