@@ -55,11 +55,7 @@ function cloneGraph(src: Graph, model: Model, parentNode: Node | undefined, oute
   for (const v of src.inputs) g.inputs.push(get(v));
   const pairs: [Node, Node][] = [];
   for (const n of src.nodes) {
-    const c = new Node(g, n.opType, n.domain, n.name);
-    c.docString = n.docString;
-    c.overload = n.overload;
-    c.metadataProps = n.metadataProps;
-    c.unknown = n.unknown;
+    const c = Node.like(g, n, n.unknown);
     for (const o of n.outputs) c.addOutput(get(o));
     g.nodes.push(c);
     pairs.push([n, c]);

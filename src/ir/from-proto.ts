@@ -125,11 +125,7 @@ function convertGraph(
   // pass 1: every node and its outputs, so names resolve whatever the node order
   const pending: [Node, NodeProto][] = [];
   for (const np of gp.node) {
-    const node = new Node(graph, np.opType, np.domain, np.name);
-    node.docString = np.docString;
-    node.overload = np.overload;
-    node.metadataProps = np.metadataProps;
-    node.unknown = (np as { $unknown?: unknown }).$unknown;
+    const node = Node.like(graph, np, (np as { $unknown?: unknown }).$unknown);
     for (const out of np.output) {
       const v = new Value(graph, out);
       node.addOutput(v);

@@ -90,6 +90,16 @@ export interface Attribute {
   graphs?: Graph[];
 }
 
+/** What Node.like copies from a Node or a NodeProto. */
+export interface NodeFields {
+  opType: string;
+  domain: string;
+  name: string;
+  docString: string;
+  overload: string;
+  metadataProps: StringStringEntryProto[];
+}
+
 export class Node {
   opType: string;
   domain: string;
@@ -109,6 +119,19 @@ export class Node {
     this.opType = opType;
     this.domain = domain;
     this.name = name;
+  }
+
+  /**
+   * A node of `graph` with `src`'s op type, domain, name and pass-through fields (a NodeProto has them
+   * under the same names; `unknown` is its unknown fields), no edges and no attributes yet.
+   */
+  static like(graph: Graph, src: NodeFields, unknown: unknown): Node {
+    const n = new Node(graph, src.opType, src.domain, src.name);
+    n.docString = src.docString;
+    n.overload = src.overload;
+    n.metadataProps = src.metadataProps;
+    n.unknown = unknown;
+    return n;
   }
 
   /** Set input i (undefined = omitted optional input), keeping use lists right. */
