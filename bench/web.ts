@@ -134,6 +134,29 @@ async function main() {
     { stdio: 'pipe' },
   );
   const cliBytes = readFileSync(cliOut);
+  // the CLI with the browser's runtime: the page's file, byte for byte
+  const cliWebOut = join(dir, 'cli-web.onnx');
+  execFileSync(
+    process.execPath,
+    [
+      join(ROOT, 'node_modules/tsx/dist/cli.mjs'),
+      join(ROOT, 'src/cli/main.ts'),
+      'quantize',
+      MODEL,
+      '-o',
+      cliWebOut,
+      '--mode',
+      'static',
+      '--calib',
+      DATA,
+      '--runtime',
+      'web',
+    ],
+    { stdio: 'pipe' },
+  );
+  console.log(
+    `  vs the CLI with --runtime web (npx tsx src/cli/main.ts quantize MODEL -o OUT --mode static --calib SLICE --runtime web): ${Buffer.compare(readFileSync(cliWebOut), got.bytes) === 0 ? 'byte-identical' : 'DIFFERENT'}`,
+  );
   let differing = 0;
   for (let i = 0; i < Math.min(cliBytes.length, got.bytes.length); i++)
     if (cliBytes[i] !== got.bytes[i]) differing++;

@@ -58,6 +58,7 @@ export const finetuneOptions = z
     shape: T.shape,
     input: T.input,
     seed: T.seed,
+    runtime: T.runtime,
     json: T.json,
     data: z.string().min(1).describe('training data: .npz, .npy, IDX file or image folder (labels for ce)'),
     val: F.val,

@@ -147,6 +147,9 @@ export const transformShape = {
   shape: shapeOption,
   input: inputOption,
   seed: seedOption,
+  runtime: runtimeOption.describe(
+    'the runtime that calibrates, guards and measures: node, or web (wasm: the numbers, and so the file, the browser app gives)',
+  ),
   json: jsonOption,
 };
 

@@ -195,7 +195,7 @@ export async function transformFile<O extends TransformFlags>(
   const dopts = dataOptions({ layout: 'nchw', ...o } as DataFlags);
   const calibration: Dataset | undefined = o.calib ? await openDataset(model, o.calib, dopts) : undefined;
   const evalData: Dataset | undefined = o.data ? await openDataset(model, o.data, dopts) : undefined;
-  const h = host(hooks);
+  const h = host(hooks, await pickRuntime(o.runtime));
   const cmd = build(o, { model, calibration, evalData, host: h, ...extra });
   cmd.plan.guard = o.guard;
   cmd.plan.seed = o.seed;

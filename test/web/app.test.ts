@@ -6,6 +6,7 @@
 //     A model with external data loads with its data file dropped beside it (one line when it is not).
 //  2. The bundled model and its 1k calibration slice, static int8 in the page, the result downloaded:
 //     onnxruntime-node runs it within 0.5 pt top-1 of the original on the slice; it is byte-identical
+//     to the CLI's with --runtime web (the same runtime calibrates);
 //     to the core's quantize over bytes with onnxruntime-web under Node (the same engine, the same
 //     options); against the CLI's file (onnxruntime-node calibrates it) every integer tensor and the
 //     graph are identical and only float scales differ, by ulps (two runtimes' float sums).
@@ -120,7 +121,7 @@ describe('the browser app in headless chromium', () => {
     expect(await page.textContent('#inspect .cards')).toContain(`${(params / 1000).toFixed(1)} k`);
   }, 15_000);
 
-  it('static int8 of the bundled model in the page: accurate, byte-identical to the core, CLI-equal but for ulps', async () => {
+  it('static int8 of the bundled model in the page: accurate, byte-identical to the core and to the CLI with --runtime web', async () => {
     const { page } = app;
     await loadExample();
     expect(await page.locator('#layers tbody tr').count()).toBe(21);
@@ -143,6 +144,11 @@ describe('the browser app in headless chromium', () => {
       bytes: Uint8Array;
     };
     expect(Buffer.compare(Buffer.from(core.bytes), got.bytes)).toBe(0);
+
+    // the CLI's library call with the browser's runtime (--runtime web): the same bytes
+    const cliWebOut = join(dir, 'cli-web.onnx');
+    await quantizeFile(MODEL, { output: cliWebOut, mode: 'static', calib: DATA, runtime: 'web' });
+    expect(Buffer.compare(readFileSync(cliWebOut), got.bytes)).toBe(0);
 
     // the CLI (onnxruntime-node calibrates): the same graph and integer tensors, scales within ulps
     // (edgefit/node's quantize: the CLI's own library call, byte-identical to the CLI; bench/web.ts
