@@ -15,6 +15,7 @@ import type { Graph, Node } from '../../ir/graph.js';
 import { DataType } from '../../onnx/dtype.js';
 import { definePass } from '../pass.js';
 import { constantOf, replaceInputWeight } from '../util.js';
+import { divideInput } from './rescale.js';
 
 const options = z
   .object({
@@ -100,15 +101,7 @@ function equalize(_graph: Graph, c1: Node, c2: Node): boolean {
   }
   replaceInputWeight(c1, 1, t1.dims, w1, 'cle');
   replaceInputWeight(c2, 1, t2.dims, w2, 'cle');
-  const bt = c1.inputs[2] ? constantOf(c1.inputs[2]) : undefined;
-  if (bt)
-    replaceInputWeight(
-      c1,
-      2,
-      bt.dims,
-      bt.toFloat32().map((b, i) => b / s[i]!),
-      'cle',
-    );
+  divideInput(c1, 2, s, 'cle');
   return true;
 }
 

@@ -15,6 +15,7 @@ import type { Node, Value } from '../../ir/graph.js';
 import { DataType } from '../../onnx/dtype.js';
 import { definePass } from '../pass.js';
 import { asFloat32, constantOf, replaceInputWeight } from '../util.js';
+import { divideInput } from './rescale.js';
 
 const options = z
   .object({
@@ -102,24 +103,9 @@ export const smoothQuant = definePass({
         s[c] = Math.min(1e5, Math.max(1e-5, Number.isFinite(v) && v > 0 ? v : 1));
       }
       // rule 4: LayerNorm scale and bias / s; weight rows * s
-      const gamma = constantOf(ln.inputs[1])!;
-      if (gamma.size !== k) continue;
-      replaceInputWeight(
-        ln,
-        1,
-        gamma.dims,
-        gamma.toFloat32().map((g, c) => g / s[c]!),
-        'smooth',
-      );
-      const beta = ln.inputs[2] ? constantOf(ln.inputs[2]) : undefined;
-      if (beta)
-        replaceInputWeight(
-          ln,
-          2,
-          beta.dims,
-          beta.toFloat32().map((b, c) => b / s[c]!),
-          'smooth',
-        );
+      if (constantOf(ln.inputs[1])!.size !== k) continue;
+      divideInput(ln, 1, s, 'smooth');
+      divideInput(ln, 2, s, 'smooth');
       for (const r of readers) {
         const t = constantOf(r.inputs[1])!;
         const transB = r.opType === 'Gemm' && attrInt(r, 'transB', 0) === 1;
