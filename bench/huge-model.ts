@@ -10,42 +10,34 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GraphBuilder, newModel } from '../src/ir/builder.js';
 import { Tensor } from '../src/ir/tensor.js';
 import { Rng } from '../src/kernels/random.js';
 import { saveModel } from '../src/node/model-io.js';
 import { DataType } from '../src/onnx/dtype.js';
-import { nodeRuntime } from '../src/runtime/node.js';
-import { filesIdentical, peakRss, runChild, sameBits, timeLoadSave } from './measure.js';
+import {
+  filesIdentical,
+  type LoadSaveMeasurement,
+  matmulChain,
+  measureLoadSave,
+  runChild,
+  runOrt,
+  sameBits,
+} from './measure.js';
 
 const LAYERS = 17;
 const NARROW = 4096;
 const WIDE = 8192;
 const MB = 1024 * 1024; // MiB
 
-interface Measurement {
-  baselineKiB: number;
-  loadMs: number;
-  saveMs: number;
-  peakKiB: number;
-  source: string;
-  externalTensors: number;
-}
+type Measurement = LoadSaveMeasurement & { externalTensors: number };
 
 /** Child mode: load (lazy) + save with external data, nothing else. Prints one JSON line. */
 function worker(input: string, output: string): void {
-  const baselineKiB = peakRss().kib;
   let externalTensors = 0;
-  const { loadMs, saveMs } = timeLoadSave(input, output, { externalData: true }, (model) => {
-    externalTensors = model.graph.initializers.filter((v) => v.initializer!.isExternal).length;
-  });
-  const peak = peakRss();
   const m: Measurement = {
-    baselineKiB,
-    loadMs,
-    saveMs,
-    peakKiB: peak.kib,
-    source: peak.source,
+    ...measureLoadSave(input, output, { externalData: true }, (model) => {
+      externalTensors = model.graph.initializers.filter((v) => v.initializer!.isExternal).length;
+    }),
     externalTensors,
   };
   process.stdout.write(`${JSON.stringify(m)}\n`);
@@ -64,36 +56,18 @@ function generateWeight(l: number, rows: number, cols: number): Uint8Array {
 }
 
 function buildAndSave(path: string): { dataPath: string; dataBytes: number; bytes: number } {
-  const m = newModel({ '': 17 });
-  const b = new GraphBuilder(m.graph);
-  let x = b.input('x', { elemType: DataType.FLOAT, shape: [1, NARROW] });
-  for (let l = 0; l < LAYERS; l++) {
+  const m = matmulChain(NARROW, LAYERS, (l) => {
     const [rows, cols] = l % 2 === 0 ? [NARROW, WIDE] : [WIDE, NARROW];
     const length = rows * cols * 4;
     // a lazy tensor: its bytes exist only while saveModel writes them
-    const t = new Tensor(`w${l}`, DataType.FLOAT, [rows, cols], {
+    return new Tensor(`w${l}`, DataType.FLOAT, [rows, cols], {
       kind: 'external',
       where: { location: '(generated)', offset: 0, length },
       load: () => generateWeight(l, rows, cols),
     });
-    x = b.op('MatMul', [x, b.weight(`w${l}`, t)]);
-    if (l < LAYERS - 1) x = b.op('Relu', [x]);
-  }
-  x.setType({ elemType: DataType.FLOAT, shape: [1, LAYERS % 2 === 0 ? NARROW : WIDE] });
-  b.output(x);
+  });
   const r = saveModel(m, path, { externalData: true });
   return { dataPath: r.dataPath!, dataBytes: r.dataBytes!, bytes: r.bytes };
-}
-
-async function runOrt(path: string, input: Float32Array): Promise<{ out: Float32Array; ms: number }> {
-  const t0 = performance.now();
-  const session = await nodeRuntime.createSession(path);
-  try {
-    const out = await session.run({ x: { dtype: DataType.FLOAT, dims: [1, NARROW], data: input } });
-    return { out: out[session.outputNames[0]!]!.data as Float32Array, ms: performance.now() - t0 };
-  } finally {
-    await session.release();
-  }
 }
 
 async function main(): Promise<void> {
@@ -117,11 +91,11 @@ async function main(): Promise<void> {
       `fresh child: load ${m.loadMs.toFixed(0)} ms (${m.externalTensors} tensors left on disk), save ${m.saveMs.toFixed(0)} ms`,
     );
     console.log(
-      `baseline RSS before loading (node + tsx + edgefit modules): ${(m.baselineKiB / 1024).toFixed(0)} MiB`,
+      `baseline RSS before loading (node + tsx + edgefit modules): ${(m.baselinePeakKiB / 1024).toFixed(0)} MiB`,
     );
-    console.log(`peak RSS: ${(m.peakKiB / 1024).toFixed(0)} MiB (${m.source}, includes the baseline)`);
+    console.log(`peak RSS: ${(m.peakKiB / 1024).toFixed(0)} MiB (${m.peakSource}, includes the baseline)`);
     console.log(
-      `peak RSS above baseline: ${((m.peakKiB - m.baselineKiB) / 1024).toFixed(0)} MiB (largest tensor: ${(NARROW * WIDE * 4) / MB} MiB)`,
+      `peak RSS above baseline: ${((m.peakKiB - m.baselinePeakKiB) / 1024).toFixed(0)} MiB (largest tensor: ${(NARROW * WIDE * 4) / MB} MiB)`,
     );
     console.log(`ratio peak/model size: ${ratio.toFixed(3)} (goal < 1.5: ${ratio < 1.5 ? 'met' : 'MISSED'})`);
 

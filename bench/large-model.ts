@@ -10,48 +10,28 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GraphBuilder, newModel } from '../src/ir/builder.js';
 import { decodeModel, encodeModelChunks } from '../src/ir/serialize.js';
 import { Tensor } from '../src/ir/tensor.js';
 import { Rng } from '../src/kernels/random.js';
 import { FileExternalData, loadModel, readModelFile, saveModel } from '../src/node/model-io.js';
-import { DataType } from '../src/onnx/dtype.js';
-import { nodeRuntime } from '../src/runtime/node.js';
-import { filesIdentical, peakRss, runChild, sameBits, timeLoadSave } from './measure.js';
+import {
+  filesIdentical,
+  type LoadSaveMeasurement,
+  matmulChain,
+  measureLoadSave,
+  runChild,
+  runOrt,
+  sameBits,
+} from './measure.js';
 
 const WIDTH = 2048;
 const LAYERS = 30;
 const MB = 1024 * 1024; // MiB
 const RUNS = 3;
 
-interface Measurement {
-  baselineRssKiB: number;
-  baselinePeakKiB: number;
-  baselineMaxRssKiB: number;
-  loadMs: number;
-  saveMs: number;
-  peakRssKiB: number;
-  maxRssKiB: number;
-  peakSource: string;
-}
-
 /** Child mode: load + save, nothing else. Prints one JSON line. */
 function worker(input: string, output: string): void {
-  const baselinePeakKiB = peakRss().kib;
-  const baselineRssKiB = Math.round(process.memoryUsage().rss / 1024);
-  const baselineMaxRssKiB = process.resourceUsage().maxRSS;
-  const { loadMs, saveMs } = timeLoadSave(input, output, {});
-  const peak = peakRss();
-  const m: Measurement = {
-    baselineRssKiB,
-    baselinePeakKiB,
-    baselineMaxRssKiB,
-    loadMs,
-    saveMs,
-    peakRssKiB: peak.kib,
-    maxRssKiB: process.resourceUsage().maxRSS,
-    peakSource: peak.source,
-  };
+  const m: LoadSaveMeasurement = measureLoadSave(input, output, {});
   process.stdout.write(`${JSON.stringify(m)}\n`);
 }
 
@@ -81,35 +61,18 @@ function profile(input: string, output: string): void {
 }
 
 function buildAndSave(path: string): void {
-  const m = newModel({ '': 17 });
-  const b = new GraphBuilder(m.graph);
-  let x = b.input('x', { elemType: DataType.FLOAT, shape: [1, WIDTH] });
   const rng = new Rng(7);
   const a = Math.sqrt(6 / WIDTH); // He-uniform: activations stay O(1) through the chain
-  for (let l = 0; l < LAYERS; l++) {
+  const m = matmulChain(WIDTH, LAYERS, (l) => {
     const w = new Float32Array(WIDTH * WIDTH);
     for (let i = 0; i < w.length; i++) w[i] = (rng.next() * 2 - 1) * a;
-    const wv = b.weight(`w${l}`, Tensor.fromFloat32(`w${l}`, [WIDTH, WIDTH], w));
-    x = b.op('MatMul', [x, wv]);
-    if (l < LAYERS - 1) x = b.op('Relu', [x]);
-  }
-  x.setType({ elemType: DataType.FLOAT, shape: [1, WIDTH] });
-  b.output(x);
+    return Tensor.fromFloat32(`w${l}`, [WIDTH, WIDTH], w);
+  });
   saveModel(m, path, { externalData: false });
   // flush the 500 MB just written, so that writeback of the build does not slow the measured save
   const fd = openSync(path, 'r');
   fsyncSync(fd);
   closeSync(fd);
-}
-
-async function runOrt(path: string, input: Float32Array): Promise<Float32Array> {
-  const session = await nodeRuntime.createSession(path);
-  try {
-    const out = await session.run({ x: { dtype: DataType.FLOAT, dims: [1, WIDTH], data: input } });
-    return out[session.outputNames[0]!]!.data as Float32Array;
-  } finally {
-    await session.release();
-  }
 }
 
 async function main(): Promise<void> {
@@ -141,19 +104,19 @@ async function main(): Promise<void> {
     );
 
     // several fresh children: the first one after the build can pay for memory the VM has not backed yet
-    const runs: Measurement[] = [];
+    const runs: LoadSaveMeasurement[] = [];
     for (let i = 0; i < RUNS; i++) {
       rmSync(output, { force: true });
-      const m = runChild(import.meta.url, '--worker', input, output) as Measurement;
+      const m = runChild(import.meta.url, '--worker', input, output) as LoadSaveMeasurement;
       runs.push(m);
       const total = (m.loadMs + m.saveMs) / 1000;
       console.log(
-        `run ${i + 1}: load ${m.loadMs.toFixed(0)} ms, save ${m.saveMs.toFixed(0)} ms, total ${total.toFixed(2)} s, peak RSS ${(m.peakRssKiB / 1024).toFixed(0)} MiB`,
+        `run ${i + 1}: load ${m.loadMs.toFixed(0)} ms, save ${m.saveMs.toFixed(0)} ms, total ${total.toFixed(2)} s, peak RSS ${(m.peakKiB / 1024).toFixed(0)} MiB`,
       );
     }
     const m = [...runs].sort((a, b) => a.loadMs + a.saveMs - (b.loadMs + b.saveMs))[Math.floor(RUNS / 2)]!;
     const worst = Math.max(...runs.map((r) => r.loadMs + r.saveMs)) / 1000;
-    const peakKiB = Math.max(...runs.map((r) => r.peakRssKiB));
+    const peakKiB = Math.max(...runs.map((r) => r.peakKiB));
     const ratio = (peakKiB * 1024) / fileBytes;
     const totalS = (m.loadMs + m.saveMs) / 1000;
     console.log(`median of ${RUNS} fresh child processes:`);
@@ -194,8 +157,8 @@ async function main(): Promise<void> {
 
     const rng = new Rng(123);
     const x = Float32Array.from({ length: WIDTH }, () => rng.next() * 2 - 1);
-    const a = await runOrt(input, x);
-    const b = await runOrt(output, x);
+    const a = (await runOrt(input, x)).out;
+    const b = (await runOrt(output, x)).out;
     console.log(
       `ORT output [1,${a.length}], first values ${Array.from(a.subarray(0, 3), (v) => v.toFixed(4)).join(', ')}`,
     );

@@ -1,10 +1,14 @@
-// Measurement helpers shared by bench/large-model.ts and bench/huge-model.ts.
+// Measurement helpers shared by bench/large-model.ts and bench/huge-model.ts: peak RSS, a fresh child
+// process that loads and saves a model, the MatMul chains both build, one ORT run from a path.
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { GraphBuilder, newModel } from '../src/ir/builder.js';
 import type { Model } from '../src/ir/graph.js';
-import { viewBytes } from '../src/ir/tensor.js';
+import { type Tensor, viewBytes } from '../src/ir/tensor.js';
 import { loadModel, type SaveOptions, saveModel } from '../src/node/model-io.js';
+import { DataType } from '../src/onnx/dtype.js';
+import { nodeRuntime } from '../src/runtime/node.js';
 
 const MB = 1024 * 1024;
 
@@ -74,6 +78,77 @@ export function timeLoadSave(
   const t1 = performance.now();
   saveModel(model, output, save);
   return { loadMs, saveMs: performance.now() - t1 };
+}
+
+/** What a child measures around timeLoadSave (memory in KiB). */
+export interface LoadSaveMeasurement {
+  /** peak RSS (peakRss) before loading: node + tsx + edgefit modules */
+  baselinePeakKiB: number;
+  /** RSS and getrusage maxRSS before loading */
+  baselineRssKiB: number;
+  baselineMaxRssKiB: number;
+  loadMs: number;
+  saveMs: number;
+  /** peak RSS at the end, and where it was read (VmHWM or maxRSS) */
+  peakKiB: number;
+  peakSource: string;
+  maxRssKiB: number;
+}
+
+/** Child side: timeLoadSave with the process's memory before and after. */
+export function measureLoadSave(
+  input: string,
+  output: string,
+  save: SaveOptions,
+  loaded?: (model: Model) => void,
+): LoadSaveMeasurement {
+  const baselinePeakKiB = peakRss().kib;
+  const baselineRssKiB = Math.round(process.memoryUsage().rss / 1024);
+  const baselineMaxRssKiB = process.resourceUsage().maxRSS;
+  const { loadMs, saveMs } = timeLoadSave(input, output, save, loaded);
+  const peak = peakRss();
+  return {
+    baselinePeakKiB,
+    baselineRssKiB,
+    baselineMaxRssKiB,
+    loadMs,
+    saveMs,
+    peakKiB: peak.kib,
+    peakSource: peak.source,
+    maxRssKiB: process.resourceUsage().maxRSS,
+  };
+}
+
+/**
+ * x [1, width] -> MatMul(w0) -> Relu -> ... -> MatMul(w{layers-1}), opset 17; `weight(l)` is layer l's
+ * [rows, cols] tensor (rows the width coming in). Returns the model, not saved.
+ */
+export function matmulChain(width: number, layers: number, weight: (l: number) => Tensor): Model {
+  const m = newModel({ '': 17 });
+  const b = new GraphBuilder(m.graph);
+  let x = b.input('x', { elemType: DataType.FLOAT, shape: [1, width] });
+  let out = width;
+  for (let l = 0; l < layers; l++) {
+    const t = weight(l);
+    out = t.dims[1]!;
+    x = b.op('MatMul', [x, b.weight(`w${l}`, t)]);
+    if (l < layers - 1) x = b.op('Relu', [x]);
+  }
+  x.setType({ elemType: DataType.FLOAT, shape: [1, out] });
+  b.output(x);
+  return m;
+}
+
+/** One ORT run of the model at `path` (external data resolved beside it) on x [1, n]: the first output and the time, session included. */
+export async function runOrt(path: string, input: Float32Array): Promise<{ out: Float32Array; ms: number }> {
+  const t0 = performance.now();
+  const session = await nodeRuntime.createSession(path);
+  try {
+    const out = await session.run({ x: { dtype: DataType.FLOAT, dims: [1, input.length], data: input } });
+    return { out: out[session.outputNames[0]!]!.data as Float32Array, ms: performance.now() - t0 };
+  } finally {
+    await session.release();
+  }
 }
 
 /** the same float32 bit patterns (so NaN payloads and -0 count) */
