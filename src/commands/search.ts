@@ -196,7 +196,10 @@ export async function searchCore(
   for (const w of outcome.warnings) env.log?.warn(w);
   const { model: chosen } = await runPasses(
     cloneModel(model),
-    recipeOf(outcome.chosenChoice, { calibration: env.calibration !== undefined }),
+    recipeOf(outcome.chosenChoice, {
+      calibration: env.calibration !== undefined,
+      layers: layers.map((l) => l.name),
+    }),
     {
       runtime: env.runtime,
       calibration: env.calibration,
@@ -217,6 +220,12 @@ export async function searchCore(
     maxDropPt: o.maxDrop,
     ...(budget ? { budget } : {}),
     metric,
+    data: {
+      evaluation: { source: env.evalData.source, samples: env.evalData.size },
+      ...(env.calibration && {
+        calibration: { source: env.calibration.source, samples: env.calibration.size },
+      }),
+    },
     baseline: outcome.baseline,
     chosen: outcome.chosen,
     front: outcome.front,

@@ -109,6 +109,13 @@ export interface CandidateMetrics {
   accuracy: number;
   /** baseline accuracy minus this candidate's, in percentage points */
   dropPt: number;
+  /** top-1 agreement with the input model on the search data */
+  agreement?: number;
+  /**
+   * one standard error of dropPt (paired, from the samples whose top-1 changed): a candidate is
+   * feasible when dropPt + dropMarginPt is within --max-drop
+   */
+  dropMarginPt?: number;
 }
 
 export interface Candidate {
@@ -147,6 +154,11 @@ export interface WeightHistogram {
   after: number[];
 }
 
+export interface DataRef {
+  source: string;
+  samples: number;
+}
+
 export interface SearchReport extends Versioned {
   command: 'search';
   model: string;
@@ -156,6 +168,8 @@ export interface SearchReport extends Versioned {
   /** device budget: file bytes must fit flash, peak activations RAM */
   budget?: { flash?: number; ram?: number };
   metric: 'top1' | 'agreement';
+  /** what judged the candidates and what calibrated them (samples held out of --data without --calib) */
+  data?: { evaluation: DataRef; calibration?: DataRef };
   baseline: CandidateMetrics;
   /** the best feasible candidate, or the closest one when nothing met the budget */
   chosen: Candidate & { met: boolean };

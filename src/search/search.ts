@@ -72,7 +72,8 @@ const key = (c: Choice) =>
 /** Cluster and prune change Gemm/MatMul weights into forms weight-only quantizers leave alone. */
 function compatible(layer: LayerInfo, family: Family, quant: QuantChoice): boolean {
   if (family === 'lowrank') return true;
-  if (quant === 'static-int8') return family === 'prune';
+  // static int8 keeps codebooks (int8 codebooks, passes/encoding.ts) and masks
+  if (quant === 'static-int8' || quant === 'codebook-int8') return true;
   if (quant.startsWith('weight-') && layer.op !== 'Conv') return false;
   return true;
 }
@@ -119,7 +120,9 @@ export async function runSearch(
     const fresh = batch.filter((b) => !seen.has(key(b.choice)));
     const unique = [...new Map(fresh.map((b) => [key(b.choice), b])).values()];
     if (!unique.length || out()) return batch.map((b) => seen.get(key(b.choice)));
-    const recipes = unique.map((b) => recipeOf(b.choice, { calibration: s.calibration }));
+    const recipes = unique.map((b) =>
+      recipeOf(b.choice, { calibration: s.calibration, layers: layers.map((l) => l.name) }),
+    );
     const results = await evaluator.evaluate(recipes);
     unique.forEach((b, i) => {
       const r = results[i]!;
@@ -137,7 +140,7 @@ export async function runSearch(
         recipe: recipeToJson(recipes[i]!),
         metrics,
         feasible:
-          metrics.dropPt <= s.maxDropPt + 1e-9 &&
+          metrics.dropPt + (metrics.dropMarginPt ?? 0) <= s.maxDropPt + 1e-9 &&
           metrics.bytes <= (s.budget?.flash ?? Number.POSITIVE_INFINITY) &&
           metrics.peakActivationBytes <= (s.budget?.ram ?? Number.POSITIVE_INFINITY),
         pareto: false,

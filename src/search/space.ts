@@ -29,7 +29,9 @@ export type QuantChoice =
   | 'weight-int4'
   | 'weight-int4-b64'
   | 'weight-int4-b128'
-  | 'static-int8';
+  | 'static-int8'
+  /** every layer not clustered on its own gets a K=16 codebook (its factors too), then static int8 */
+  | 'codebook-int8';
 
 /** A point of the space: a setting per layer (undefined = untouched) and the quantization step. */
 export interface Choice {
@@ -87,7 +89,8 @@ export function choiceLabel(c: Choice): string {
 }
 
 /** The recipe that makes a choice from the input model. */
-export function recipeOf(c: Choice, options: { calibration: boolean }): RecipeStep[] {
+export function recipeOf(c: Choice, options: { calibration: boolean; layers?: string[] }): RecipeStep[] {
+  const allLayers = options.layers ?? Object.keys(c.layers);
   const steps: RecipeStep[] = SLIM_PASSES.map((id) => step(id));
   const layer = (family: Family) =>
     Object.entries(c.layers).filter(
@@ -121,7 +124,15 @@ export function recipeOf(c: Choice, options: { calibration: boolean }): RecipeSt
   // larger blocks: fewer scales (4.25 or 4.125 bits per weight instead of 4.5)
   if (c.quant === 'weight-int4-b64') steps.push(step('quantize-weight-int4', { ...wq, blockSize: 64 }));
   if (c.quant === 'weight-int4-b128') steps.push(step('quantize-weight-int4', { ...wq, blockSize: 128 }));
-  if (c.quant === 'static-int8') steps.push(step('quantize-static-int8'));
+  if (c.quant === 'codebook-int8') {
+    const own = new Set(layer('cluster').map(([name]) => name));
+    const rest = allLayers.filter((name) => !own.has(name)).map((name) => `${name}*`);
+    if (rest.length)
+      steps.push(
+        step('cluster-weights', { clusters: 16, minElements: 0, ...(aware && { compensate: true }) }, rest),
+      );
+  }
+  if (c.quant === 'static-int8' || c.quant === 'codebook-int8') steps.push(step('quantize-static-int8'));
   // mostly-zero weights and codebook indices stored sparse (lossless, smaller raw and brotli)
   steps.push(step('encode-sparse'), step('dead-code'), step('topological-sort'));
   return steps;
@@ -130,6 +141,6 @@ export function recipeOf(c: Choice, options: { calibration: boolean }): RecipeSt
 export function quantChoices(objective: string, calibration: boolean): QuantChoice[] {
   if (objective === 'latency') return calibration ? ['none', 'static-int8'] : ['none'];
   return calibration
-    ? ['none', 'weight-int8', 'weight-int4', 'static-int8']
+    ? ['none', 'weight-int8', 'weight-int4', 'static-int8', 'codebook-int8']
     : ['none', 'weight-int8', 'weight-int4'];
 }

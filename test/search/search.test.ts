@@ -1,16 +1,32 @@
 // edgefit search on a real trained MLP: the chosen model meets the budget on the data it was
 // measured on, is much smaller, is what it claims (re-measured), a rerun comes from the cache, and an
 // impossible budget still returns the front and the closest candidate.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { NdArray } from '../../src/data/npy.js';
+import { decodeNpz, encodeNpz } from '../../src/data/npz.js';
 import { evaluate, paretoFront, search } from '../../src/node.js';
 
 const MODEL = 'test/fixtures/models/mlp-gemm.onnx';
 const DATA = 'test/fixtures/models/fmnist-calib.npz';
 const dir = mkdtempSync(join(tmpdir(), 'edgefit-search-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+/** samples [a, b) of every array (axis 0) */
+function sliceArrays(arrays: Map<string, NdArray>, a: number, b: number): Record<string, NdArray> {
+  const out: Record<string, NdArray> = {};
+  for (const [name, x] of arrays) {
+    const per = x.shape.slice(1).reduce((p, d) => p * d, 1);
+    out[name] = {
+      ...x,
+      shape: [b - a, ...x.shape.slice(1)],
+      data: x.data.slice(a * per, b * per),
+    } as NdArray;
+  }
+  return out;
+}
+
 const base = { data: DATA, limit: 200, maxDrop: 1, maxEvaluations: 24, cache: join(dir, 'cache') };
 
 describe('edgefit search (MLP, size objective)', () => {
@@ -25,8 +41,17 @@ describe('edgefit search (MLP, size objective)', () => {
     expect(r.front.some((c) => c.id === r.chosen.id)).toBe(true);
     expect(r.sensitivity.length).toBeGreaterThan(5);
     expect(existsSync(`${out}.recipe.yaml`)).toBe(true);
-    // the written model is what the search measured
-    const e = await evaluate(out, { data: DATA, limit: 200 });
+    // without --calib the first 50 of the 200 samples calibrate and the other 150 judge
+    expect(r.data?.evaluation).toEqual({ source: `${DATA} [50, 200)`, samples: 150 });
+    expect(r.data?.calibration).toEqual({ source: `${DATA} [0, 50)`, samples: 50 });
+    // a candidate is feasible with one standard error of its drop to spare
+    expect(r.chosen.metrics.dropPt + r.chosen.metrics.dropMarginPt!).toBeLessThanOrEqual(1 + 1e-9);
+    expect(r.chosen.metrics.dropMarginPt).toBeGreaterThan(0);
+    // the written model is what the search measured: re-measured on the judging samples
+    const npz = join(dir, 'judged.npz');
+    const all = decodeNpz(new Uint8Array(readFileSync(DATA)), DATA);
+    writeFileSync(npz, encodeNpz(sliceArrays(all, 50, 200)));
+    const e = await evaluate(out, { data: npz });
     expect(e.top1).toBeCloseTo(r.chosen.metrics.accuracy, 9);
   });
 
