@@ -6,7 +6,7 @@
 const ROWS = 16;
 
 /** Σ a[i0 + p] · a[j0 + p] for p < len, with four accumulators (an add's latency bounds one). */
-function dot(a: Float64Array, i0: number, j0: number, len: number): number {
+export function dot(a: Float64Array, i0: number, j0: number, len: number): number {
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;
