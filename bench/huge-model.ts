@@ -14,28 +14,20 @@ import { Tensor } from '../src/ir/tensor.js';
 import { Rng } from '../src/kernels/random.js';
 import { saveModel } from '../src/node/model-io.js';
 import { DataType } from '../src/onnx/dtype.js';
-import {
-  filesIdentical,
-  type LoadSaveMeasurement,
-  matmulChain,
-  measureLoadSave,
-  runChild,
-  runOrt,
-  sameBits,
-} from './measure.js';
+import * as measure from './measure.js';
 
 const LAYERS = 17;
 const NARROW = 4096;
 const WIDE = 8192;
 const MB = 1024 * 1024; // MiB
 
-type Measurement = LoadSaveMeasurement & { externalTensors: number };
+type Measurement = measure.LoadSaveMeasurement & { externalTensors: number };
 
 /** Child mode: load (lazy) + save with external data, nothing else. Prints one JSON line. */
 function worker(input: string, output: string): void {
   let externalTensors = 0;
   const m: Measurement = {
-    ...measureLoadSave(input, output, { externalData: true }, (model) => {
+    ...measure.measureLoadSave(input, output, { externalData: true }, (model) => {
       externalTensors = model.graph.initializers.filter((v) => v.initializer!.isExternal).length;
     }),
     externalTensors,
@@ -56,7 +48,7 @@ function generateWeight(l: number, rows: number, cols: number): Uint8Array {
 }
 
 function buildAndSave(path: string): { dataPath: string; dataBytes: number; bytes: number } {
-  const m = matmulChain(NARROW, LAYERS, (l) => {
+  const m = measure.matmulChain(NARROW, LAYERS, (l) => {
     const [rows, cols] = l % 2 === 0 ? [NARROW, WIDE] : [WIDE, NARROW];
     const length = rows * cols * 4;
     // a lazy tensor: its bytes exist only while saveModel writes them
@@ -85,7 +77,7 @@ async function main(): Promise<void> {
       `model: ${LAYERS} x MatMul float32 [${NARROW},${WIDE}]/[${WIDE},${NARROW}], huge.onnx ${built.bytes} bytes + huge.onnx.data ${built.dataBytes} bytes = ${(total / 1e9).toFixed(2)} GB (${(total / MB).toFixed(0)} MiB)`,
     );
 
-    const m = runChild(import.meta.url, '--worker', input, output) as Measurement;
+    const m = measure.runChild(import.meta.url, '--worker', input, output) as Measurement;
     const ratio = (m.peakKiB * 1024) / total;
     console.log(
       `fresh child: load ${m.loadMs.toFixed(0)} ms (${m.externalTensors} tensors left on disk), save ${m.saveMs.toFixed(0)} ms`,
@@ -104,18 +96,18 @@ async function main(): Promise<void> {
       `saved: huge.onnx ${statSync(output).size} bytes + huge.onnx.data ${statSync(savedData).size} bytes`,
     );
     console.log(
-      `saved model and data byte-for-byte identical to the input: ${filesIdentical(input, output) && filesIdentical(built.dataPath, savedData)}`,
+      `saved model and data byte-for-byte identical to the input: ${measure.filesIdentical(input, output) && measure.filesIdentical(built.dataPath, savedData)}`,
     );
 
     const rng = new Rng(99);
     const x = Float32Array.from({ length: NARROW }, () => rng.next() * 2 - 1);
-    const a = await runOrt(input, x);
+    const a = await measure.runOrt(input, x);
     console.log(
       `ORT on the generated model: ${(a.ms / 1000).toFixed(1)} s (session + run), output [1,${a.out.length}], first values ${Array.from(a.out.subarray(0, 3), (v) => v.toFixed(4)).join(', ')}`,
     );
-    const b = await runOrt(output, x);
+    const b = await measure.runOrt(output, x);
     console.log(`ORT on the saved copy: ${(b.ms / 1000).toFixed(1)} s`);
-    console.log(`outputs identical: ${sameBits(a.out, b.out)}`);
+    console.log(`outputs identical: ${measure.sameBits(a.out, b.out)}`);
   } finally {
     rmSync(srcDir, { recursive: true, force: true });
     rmSync(dstDir, { recursive: true, force: true });

@@ -14,15 +14,7 @@ import { decodeModel, encodeModelChunks } from '../src/ir/serialize.js';
 import { Tensor } from '../src/ir/tensor.js';
 import { Rng } from '../src/kernels/random.js';
 import { FileExternalData, loadModel, readModelFile, saveModel } from '../src/node/model-io.js';
-import {
-  filesIdentical,
-  type LoadSaveMeasurement,
-  matmulChain,
-  measureLoadSave,
-  runChild,
-  runOrt,
-  sameBits,
-} from './measure.js';
+import * as measure from './measure.js';
 
 const WIDTH = 2048;
 const LAYERS = 30;
@@ -31,7 +23,7 @@ const RUNS = 3;
 
 /** Child mode: load + save, nothing else. Prints one JSON line. */
 function worker(input: string, output: string): void {
-  const m: LoadSaveMeasurement = measureLoadSave(input, output, {});
+  const m: measure.LoadSaveMeasurement = measure.measureLoadSave(input, output, {});
   process.stdout.write(`${JSON.stringify(m)}\n`);
 }
 
@@ -63,7 +55,7 @@ function profile(input: string, output: string): void {
 function buildAndSave(path: string): void {
   const rng = new Rng(7);
   const a = Math.sqrt(6 / WIDTH); // He-uniform: activations stay O(1) through the chain
-  const m = matmulChain(WIDTH, LAYERS, (l) => {
+  const m = measure.matmulChain(WIDTH, LAYERS, (l) => {
     const w = new Float32Array(WIDTH * WIDTH);
     for (let i = 0; i < w.length; i++) w[i] = (rng.next() * 2 - 1) * a;
     return Tensor.fromFloat32(`w${l}`, [WIDTH, WIDTH], w);
@@ -104,10 +96,10 @@ async function main(): Promise<void> {
     );
 
     // several fresh children: the first one after the build can pay for memory the VM has not backed yet
-    const runs: LoadSaveMeasurement[] = [];
+    const runs: measure.LoadSaveMeasurement[] = [];
     for (let i = 0; i < RUNS; i++) {
       rmSync(output, { force: true });
-      const m = runChild(import.meta.url, '--worker', input, output) as LoadSaveMeasurement;
+      const m = measure.runChild(import.meta.url, '--worker', input, output) as measure.LoadSaveMeasurement;
       runs.push(m);
       const total = (m.loadMs + m.saveMs) / 1000;
       console.log(
@@ -142,11 +134,13 @@ async function main(): Promise<void> {
     );
 
     rmSync(output, { force: true });
-    const p = runChild(import.meta.url, '--profile', input, output) as { steps: Record<string, number> };
+    const p = measure.runChild(import.meta.url, '--profile', input, output) as {
+      steps: Record<string, number>;
+    };
     console.log('breakdown (separate child):');
     for (const [k, v] of Object.entries(p.steps)) console.log(`  ${k}: ${v.toFixed(0)} ms`);
 
-    const identical = filesIdentical(input, output);
+    const identical = measure.filesIdentical(input, output);
     console.log(`saved file byte-for-byte identical to the input: ${identical}`);
     const reloaded = loadModel(output);
     const loads =
@@ -157,12 +151,12 @@ async function main(): Promise<void> {
 
     const rng = new Rng(123);
     const x = Float32Array.from({ length: WIDTH }, () => rng.next() * 2 - 1);
-    const a = (await runOrt(input, x)).out;
-    const b = (await runOrt(output, x)).out;
+    const a = (await measure.runOrt(input, x)).out;
+    const b = (await measure.runOrt(output, x)).out;
     console.log(
       `ORT output [1,${a.length}], first values ${Array.from(a.subarray(0, 3), (v) => v.toFixed(4)).join(', ')}`,
     );
-    console.log(`outputs identical: ${sameBits(a, b)}`);
+    console.log(`outputs identical: ${measure.sameBits(a, b)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
