@@ -5,11 +5,14 @@
 
 import type { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
+import { EdgefitError } from '../errors.js';
+import { cloneModel } from '../ir/clone.js';
 import type { Model } from '../ir/graph.js';
 import { decodeModel, encodeModel } from '../ir/serialize.js';
 import { assertValid } from '../ir/verify.js';
 import type { Host } from '../pipeline/transform.js';
 import type { RecipeReport, TransformReport } from '../report/schema.js';
+import { type FinetuneFlags, withFinetune } from './finetune.js';
 import { type EvalJson, evaluateCore, type InspectJson, inspectCore } from './measure.js';
 import { evalOptions, inspectOptions, type SlimOptions, slimOptions } from './options.js';
 import { buildQuantize, type QuantizeOptions, quantizeOptions } from './quantize.js';
@@ -38,6 +41,10 @@ export interface CoreEnv extends Host {
   sizer?: Sizer;
   /** a name for the model in reports */
   name?: string;
+  /** finetune: true on a transform: training data (labels for ce), validation data, a teacher */
+  train?: Dataset;
+  val?: Dataset;
+  teacher?: Model;
 }
 
 export interface BytesResult {
@@ -46,7 +53,19 @@ export interface BytesResult {
   model: Model;
 }
 
-type WithoutFiles<T> = Omit<T, 'output' | 'force' | 'externalData' | 'calib' | 'data'>;
+type WithoutFiles<T> = Omit<
+  T,
+  | 'output'
+  | 'force'
+  | 'externalData'
+  | 'calib'
+  | 'data'
+  | 'train'
+  | 'trainLabels'
+  | 'val'
+  | 'valLabels'
+  | 'teacher'
+>;
 
 function asModel(input: Uint8Array | Model): { model: Model; bytes: Uint8Array } {
   if (input instanceof Uint8Array) return { model: decodeModel(input), bytes: input };
@@ -61,6 +80,7 @@ async function transformBytes<S extends z.ZodObject>(
   env: CoreEnv,
 ): Promise<BytesResult | RecipeReport> {
   const o = parseOptions(schema, { output: 'model.out.onnx', ...options }, 'library') as z.output<S> & {
+    finetune?: boolean;
     printRecipe: boolean;
     guard: boolean;
     seed: number;
@@ -79,8 +99,28 @@ async function transformBytes<S extends z.ZodObject>(
   cmd.plan.shapes = resolveShapes(model, o.shape);
   cmd.plan.inputs = resolveInputValues(model, o.input);
   const sink = bytesSink(env.name ?? 'model.onnx', model, bytes, env.sizer);
-  const report = await runTransformCommand(model, cmd, sink, env);
+  // finetune: true — the result is trained before the sink takes it (commands/finetune.ts)
+  const ft = o.finetune
+    ? withFinetune(cmd, sink, { ...o, train: env.name ?? 'env.train' } as unknown as FinetuneFlags, {
+        model: cloneModel(model), // the passes change `model`: the teacher and the reference
+        train: needTrain(env),
+        val: env.val,
+        teacher: env.teacher,
+        host: env,
+      })
+    : { cmd, sink };
+  const report = await runTransformCommand(model, ft.cmd, ft.sink, env);
   return { report, bytes: sink.bytes!, model: decodeModel(sink.bytes!) };
+}
+
+function needTrain(env: CoreEnv): Dataset {
+  if (!env.train)
+    throw new EdgefitError(
+      'BAD_ARGUMENT',
+      'finetune: true needs training data',
+      'pass env.train (a Dataset)',
+    );
+  return env.train;
 }
 
 /** The flags a transform takes in the core: no paths (data arrives in `env`). */

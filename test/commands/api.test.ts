@@ -1,6 +1,6 @@
 // The core library over bytes gives the same files as edgefit/node over paths (and so as the CLI,
 // which is built on edgefit/node): one engine, three shells.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -70,4 +70,30 @@ describe('core (bytes) and edgefit/node (paths) agree byte for byte', () => {
       r.warnings.some((w) => /^decompose-svd changed 0 of \d+ weight tensors: .*below minElements/.test(w)),
     ).toBe(true);
   });
+});
+
+describe('core transforms with finetune: true (the browser app trains the same way)', () => {
+  it('prune 90% then fine-tune on env.train recovers accuracy; without env.train one clear error', async () => {
+    const mlp = new Uint8Array(readFileSync('test/fixtures/models/mlp-gemm.onnx'));
+    const model = core.decodeModel(mlp);
+    const train = await lib.openDataset(model, 'test/fixtures/models/fmnist-calib.npz');
+    const opts = { sparsity: 0.9 } as const;
+    const plain = (await core.prune(mlp, opts, env)) as core.BytesResult;
+    const tuned = (await core.prune(
+      mlp,
+      { ...opts, finetune: true, epochs: 2, lr: 0.01 },
+      { ...env, train },
+    )) as core.BytesResult;
+    const top1 = async (bytes: Uint8Array) => {
+      const p = join(dir, `ft-${bytes.length}-${Math.random()}.onnx`);
+      writeFileSync(p, bytes);
+      return (await lib.evaluate(p, { data: NPZ, limit: 500 })).top1!;
+    };
+    const [a, b] = [await top1(plain.bytes), await top1(tuned.bytes)];
+    expect(b).toBeGreaterThan(a + 0.05);
+    expect((tuned.report as { finetune?: unknown }).finetune).toBeDefined();
+    await expect(core.prune(mlp, { ...opts, finetune: true }, env)).rejects.toThrow(
+      /finetune: true needs training data/,
+    );
+  }, 120_000);
 });
