@@ -39,6 +39,25 @@ export const HIDDEN = new Set([
   'threads',
 ]);
 
+/**
+ * --finetune on the transforms trains on data the page does not hand those forms (the finetune
+ * command has its own); the page always runs onnxruntime-web
+ */
+const TRANSFORM_HIDDEN = new Set([
+  'finetune',
+  'train',
+  'trainLabels',
+  'epochs',
+  'steps',
+  'lr',
+  'batchSize',
+  'loss',
+  'runtime',
+]);
+
+const hidden = (command: CommandName, key: string) =>
+  HIDDEN.has(key) || (command !== 'finetune' && TRANSFORM_HIDDEN.has(key)) || key === 'runtime';
+
 const SCHEMAS: Record<CommandName, z.ZodObject> = {
   quantize: quantizeOptions,
   prune: pruneOptions,
@@ -54,10 +73,10 @@ export function commandSchemas(): Record<CommandName, { schema: JsonSchema; summ
   for (const [name, s] of Object.entries(SCHEMAS) as [CommandName, z.ZodObject][]) {
     const json = z.toJSONSchema(s, { io: 'input' }) as JsonSchema;
     const properties = Object.fromEntries(
-      Object.entries(json.properties ?? {}).filter(([k]) => !HIDDEN.has(k)),
+      Object.entries(json.properties ?? {}).filter(([k]) => !hidden(name, k)),
     );
     out[name] = {
-      schema: { ...json, properties, required: (json.required ?? []).filter((k) => !HIDDEN.has(k)) },
+      schema: { ...json, properties, required: (json.required ?? []).filter((k) => !hidden(name, k)) },
       summary: s.description ?? name,
     };
   }
