@@ -116,44 +116,17 @@ async function main() {
   console.log(
     `  vs the core over bytes, onnxruntime-web under Node: ${Buffer.compare(Buffer.from(core.bytes), got.bytes) === 0 ? 'byte-identical' : 'DIFFERENT'} (${got.bytes.length} bytes)`,
   );
-  const cliOut = join(dir, 'cli.onnx');
-  execFileSync(
-    process.execPath,
-    [
-      join(ROOT, 'node_modules/tsx/dist/cli.mjs'),
-      join(ROOT, 'src/cli/main.ts'),
-      'quantize',
-      MODEL,
-      '-o',
-      cliOut,
-      '--mode',
-      'static',
-      '--calib',
-      DATA,
-    ],
-    { stdio: 'pipe' },
-  );
-  const cliBytes = readFileSync(cliOut);
+  // the CLI itself (npx tsx src/cli/main.ts quantize MODEL -o OUT --mode static --calib SLICE [...])
+  const runCli = (out: string, ...extra: string[]) => {
+    const main = [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'src/cli/main.ts')];
+    const args = ['quantize', MODEL, '-o', out, '--mode', 'static', '--calib', DATA, ...extra];
+    execFileSync(process.execPath, [...main, ...args], { stdio: 'pipe' });
+    return readFileSync(out);
+  };
+  const cliBytes = runCli(join(dir, 'cli.onnx'));
   // the CLI with the browser's runtime: the page's file, byte for byte
   const cliWebOut = join(dir, 'cli-web.onnx');
-  execFileSync(
-    process.execPath,
-    [
-      join(ROOT, 'node_modules/tsx/dist/cli.mjs'),
-      join(ROOT, 'src/cli/main.ts'),
-      'quantize',
-      MODEL,
-      '-o',
-      cliWebOut,
-      '--mode',
-      'static',
-      '--calib',
-      DATA,
-      '--runtime',
-      'web',
-    ],
-    { stdio: 'pipe' },
-  );
+  runCli(cliWebOut, '--runtime', 'web');
   console.log(
     `  vs the CLI with --runtime web (npx tsx src/cli/main.ts quantize MODEL -o OUT --mode static --calib SLICE --runtime web): ${Buffer.compare(readFileSync(cliWebOut), got.bytes) === 0 ? 'byte-identical' : 'DIFFERENT'}`,
   );
