@@ -18,6 +18,7 @@ import {
 } from './block-quant.js';
 import { upperCholeskyOfInverse } from './cholesky.js';
 import type { GemmFn } from './matmul.js';
+import { pushErrorBelow, pushErrorWithin } from './obs-update.js';
 
 export interface GptqOptions {
   /** dampening, as a fraction of the mean diagonal of H (GPTQ's percdamp) */
@@ -96,28 +97,9 @@ export async function quantizeGptq(
         err[e + n] = (v - Math.fround((q - z) * s)) / d;
       }
       // spread the error over the rest of this batch (the rows below wait for the batch product)
-      for (let j = k + 1; j < i2; j++) {
-        const f = U[k * K + j]!;
-        if (f === 0) continue;
-        const rj = j * N;
-        for (let n = 0; n < N; n++) W[rj + n] = W[rj + n]! - f * err[e + n]!;
-      }
+      pushErrorWithin(W, K, N, U, k, i2, err.subarray(e, e + N));
     }
-    if (i2 < K) {
-      // W[i2:] -= U[i1:i2, i2:]ᵀ · E  (one ORT Gemm: alpha -1, beta 1, C = W[i2:])
-      const rows = i2 - i1;
-      const rest = K - i2;
-      const u = new Float32Array(rows * rest);
-      for (let i = 0; i < rows; i++)
-        for (let j = 0; j < rest; j++) u[i * rest + j] = U[(i1 + i) * K + i2 + j]!;
-      const updated = await gemm(u, [rows, rest], err.subarray(0, rows * N), [rows, N], {
-        transA: true,
-        alpha: -1,
-        beta: 1,
-        c: W.subarray(i2 * N),
-      });
-      W.set(updated, i2 * N);
-    }
+    await pushErrorBelow(W, K, N, U, i1, i2, err, gemm);
   }
   return qm;
 }
