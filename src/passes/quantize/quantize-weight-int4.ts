@@ -5,7 +5,6 @@
 import { z } from 'zod';
 import type { WeightScheme } from '../../kernels/block-quant.js';
 import { definePass } from '../pass.js';
-import { weightOnlyNothing } from '../reasons.js';
 import { upgradeBlocker, upgradeOpset } from './opset.js';
 import { dqInputs } from './qdq.js';
 import { accuracyLevel, formatOption, gptqOptions, minElements, Rewriter } from './weight-only.js';
@@ -71,24 +70,13 @@ export const quantizeWeightInt4 = definePass({
       }
       await rw.matMulNBits(lin, lins, scheme, options.blockSize, options.accuracyLevel);
     }
-    await rw.dqConvs(
+    return rw.end(
       model,
       convs,
       { ...scheme, blockSize: Number.MAX_SAFE_INTEGER },
       'quantize-weight-int4',
-      options.algorithm === 'gptq' ? options : undefined,
+      options,
+      'int4 + DequantizeLinear, opset 21',
     );
-    const r = await rw.finish();
-    if (!r.changed)
-      ctx.log.warn(
-        weightOnlyNothing(
-          'quantize-weight-int4',
-          model,
-          options.minElements,
-          ctx.selects,
-          'int4 + DequantizeLinear, opset 21',
-        ),
-      );
-    return r;
   },
 });

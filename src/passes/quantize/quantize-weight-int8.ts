@@ -5,7 +5,6 @@
 import { z } from 'zod';
 import type { WeightScheme } from '../../kernels/block-quant.js';
 import { definePass } from '../pass.js';
-import { weightOnlyNothing } from '../reasons.js';
 import { upgradeBlocker, upgradeOpset } from './opset.js';
 import { dqInputs } from './qdq.js';
 import { accuracyLevel, formatOption, gptqOptions, minElements, Rewriter } from './weight-only.js';
@@ -75,24 +74,13 @@ export const quantizeWeightInt8 = definePass({
       );
       rw.dqMatMul(lin, vs, perTensor ? {} : { axis: 1 });
     }
-    await rw.dqConvs(
+    return rw.end(
       model,
       convs,
       { ...scheme, perTensor: !dqPerChannel },
       'quantize-weight-int8',
-      options.algorithm === 'gptq' ? options : undefined,
+      options,
+      'int8 + DequantizeLinear',
     );
-    const r = await rw.finish();
-    if (!r.changed)
-      ctx.log.warn(
-        weightOnlyNothing(
-          'quantize-weight-int8',
-          model,
-          options.minElements,
-          ctx.selects,
-          'int8 + DequantizeLinear',
-        ),
-      );
-    return r;
   },
 });

@@ -41,6 +41,7 @@ import { DataType } from '../../onnx/dtype.js';
 import { codebookWeights } from '../encoding.js';
 import { type PassContext, result } from '../pass.js';
 import { collectInputStats, type InputStats, type LayerMatrix, layerMatrix } from '../prune/activations.js';
+import { weightOnlyNothing } from '../reasons.js';
 import { constantOf, replaceValue } from '../util.js';
 import { type GptqQuantizer, type Linear, linearOf, matrixOf, prepareGptq } from './gptq.js';
 import { dqInputs, initializer } from './qdq.js';
@@ -297,6 +298,25 @@ export class Rewriter {
     } finally {
       await mm?.release();
     }
+  }
+
+  /**
+   * The end both passes share: the Conv weights (rule 3), cleanup, and the reason when nothing was
+   * quantized (`convForm` names the Conv encoding for it).
+   */
+  async end(
+    model: Model,
+    convs: Node[],
+    scheme: WeightScheme,
+    pass: string,
+    options: { minElements: number; algorithm: string; percdamp: number; samples: number },
+    convForm: string,
+  ) {
+    await this.dqConvs(model, convs, scheme, pass, options.algorithm === 'gptq' ? options : undefined);
+    const r = await this.finish();
+    if (!r.changed)
+      this.ctx.log.warn(weightOnlyNothing(pass, model, options.minElements, this.ctx.selects, convForm));
+    return r;
   }
 
   async finish() {
