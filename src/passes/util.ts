@@ -1,6 +1,7 @@
 // Edits most passes share: reading constants, bypassing a node, pruning what nothing uses; reading
 // collected activations as float32.
 
+import { z } from 'zod';
 import { attrFloat, attrInts } from '../ir/builder.js';
 import { type Graph, type Node, Value } from '../ir/graph.js';
 import { Tensor, viewBytes } from '../ir/tensor.js';
@@ -163,4 +164,21 @@ export function asFloat32(t: HostTensor): Float32Array {
   if (t.data instanceof Float32Array) return t.data;
   if (Array.isArray(t.data)) throw new Error('string tensor');
   return Float32Array.from(t.data as ArrayLike<number | bigint>, Number);
+}
+
+/** An option of one of `values` with its default and help text (pass schemas). */
+export function choice<const T extends readonly [string, ...string[]]>(
+  values: T,
+  fallback: T[number],
+  text: string,
+) {
+  return z
+    .enum(values)
+    .default(fallback as never)
+    .describe(text);
+}
+
+/** How many calibration samples a data-aware pass uses at most (pass schemas). */
+export function samplesOption(fallback: number, text: string) {
+  return z.number().int().min(1).max(100000).default(fallback).describe(text);
 }

@@ -33,7 +33,7 @@ import { DataType } from '../../onnx/dtype.js';
 import { definePass, type PassContext } from '../pass.js';
 import { gptqOptions } from '../quantize/weight-only.js';
 import { nothingReason, weightCensus } from '../reasons.js';
-import { constantOf, newFloatWeight } from '../util.js';
+import { choice, constantOf, newFloatWeight } from '../util.js';
 import {
   type Codebook,
   expandCodebook,
@@ -49,20 +49,20 @@ const CLUSTERED_OPS = new Set(['Conv', 'ConvTranspose', 'MatMul', 'Gemm']);
 const options = z
   .object({
     clusters: z.number().int().min(2).max(256).default(16).describe('centroids per codebook (2 to 256)'),
-    storage: z
-      .enum(['codebook', 'dense'])
-      .default('codebook')
-      .describe(
-        'codebook: packed indices + codebook, expanded by ORT at load; dense: centroid values in place',
-      ),
+    storage: choice(
+      ['codebook', 'dense'],
+      'codebook',
+      'codebook: packed indices + codebook, expanded by ORT at load; dense: centroid values in place',
+    ),
     pack: z
       .boolean()
       .default(true)
       .describe('store indices in ceil(log2 K) bits (K <= 64, opset >= 10); off: one byte per index'),
-    granularity: z
-      .enum(['tensor', 'channel', 'group'])
-      .default('tensor')
-      .describe('one codebook per weight tensor, per output channel, or per group of --group-size channels'),
+    granularity: choice(
+      ['tensor', 'channel', 'group'],
+      'tensor',
+      'one codebook per weight tensor, per output channel, or per group of --group-size channels',
+    ),
     groupSize: z
       .number()
       .int()
@@ -70,14 +70,16 @@ const options = z
       .max(65536)
       .default(16)
       .describe('output channels per codebook with --granularity group'),
-    init: z
-      .enum(['dp', 'kmeans++'])
-      .default('dp')
-      .describe('dp: exact 1-D k-means (dynamic programming); kmeans++: Lloyd from a k-means++ seeding'),
-    weighting: z
-      .enum(['none', 'hessian'])
-      .default('none')
-      .describe('hessian: weigh each weight by its input feature diag(XᵀX) from --calib'),
+    init: choice(
+      ['dp', 'kmeans++'],
+      'dp',
+      'dp: exact 1-D k-means (dynamic programming); kmeans++: Lloyd from a k-means++ seeding',
+    ),
+    weighting: choice(
+      ['none', 'hessian'],
+      'none',
+      'hessian: weigh each weight by its input feature diag(XᵀX) from --calib',
+    ),
     compensate: z
       .boolean()
       .default(false)

@@ -23,6 +23,7 @@ import type { GemmFn, MatMul } from '../../kernels/matmul.js';
 import { loopGemm } from '../../kernels/svd.js';
 import { definePass, type PassContext } from '../pass.js';
 import { nothingReason, weightCensus } from '../reasons.js';
+import { choice, samplesOption } from '../util.js';
 import { type Factors, rewriteLayer } from './decompose-conv.js';
 import { costAt, findLayers, type Layer, type Skipped, saves } from './layers.js';
 import {
@@ -58,18 +59,16 @@ const options = z
     targetParams: fraction(
       "instead: keep this fraction of the model's parameters, in (0, 1]; ranks shared greedily by error per parameter saved",
     ),
-    method: z
-      .enum(['svd', 'whitened'])
-      .default('svd')
-      .describe(
-        "svd: plain truncated SVD / HOSVD; whitened: activation-aware, the error on the layer's calibration outputs is minimised (SVD-LLM whitening; data-aware Tucker-2); needs calibration data",
-      ),
-    conv: z
-      .enum(['tucker', 'spatial', 'none'])
-      .default('tucker')
-      .describe(
-        'k×k Conv (group 1): tucker (1×1 → k×k core → 1×1), spatial (k×1 → 1×k) or none; a 1×1 Conv becomes two 1×1 convs unless none',
-      ),
+    method: choice(
+      ['svd', 'whitened'],
+      'svd',
+      "svd: plain truncated SVD / HOSVD; whitened: activation-aware, the error on the layer's calibration outputs is minimised (SVD-LLM whitening; data-aware Tucker-2); needs calibration data",
+    ),
+    conv: choice(
+      ['tucker', 'spatial', 'none'],
+      'tucker',
+      'k×k Conv (group 1): tucker (1×1 → k×k core → 1×1), spatial (k×1 → 1×k) or none; a 1×1 Conv becomes two 1×1 convs unless none',
+    ),
     hooi: z
       .number()
       .int()
@@ -77,13 +76,7 @@ const options = z
       .max(20)
       .default(2)
       .describe('HOOI sweeps after HOSVD for plain Tucker-2, 0 to 20'),
-    samples: z
-      .number()
-      .int()
-      .min(1)
-      .max(100000)
-      .default(256)
-      .describe('calibration samples for whitening statistics and sensitivity, 1 to 100000'),
+    samples: samplesOption(256, 'calibration samples for whitening statistics and sensitivity, 1 to 100000'),
     damp: z
       .number()
       .min(0)
@@ -92,10 +85,11 @@ const options = z
       .describe('whitening: added to the Gram diagonal as a fraction of its mean, 0 to 1'),
     minElements: z.number().int().min(0).default(4096).describe('leave weights with fewer elements alone'),
     seed: z.number().int().default(0).describe('seed of the randomized SVD'),
-    solver: z
-      .enum(['auto', 'exact', 'randomized'])
-      .default('auto')
-      .describe('plain SVD: auto: exact when min(K, N) <= 256, else randomized (scikit-learn defaults)'),
+    solver: choice(
+      ['auto', 'exact', 'randomized'],
+      'auto',
+      'plain SVD: auto: exact when min(K, N) <= 256, else randomized (scikit-learn defaults)',
+    ),
   })
   .strict();
 

@@ -32,7 +32,7 @@ import { encodeModel } from '../../ir/serialize.js';
 import type { GemmFn } from '../../kernels/matmul.js';
 import { definePass, type PassContext } from '../pass.js';
 import { weightCensus } from '../reasons.js';
-import { removeUnused } from '../util.js';
+import { choice, removeUnused, samplesOption } from '../util.js';
 import { collectInputStats, type InputStats, layerMatrix } from './activations.js';
 import {
   addBias,
@@ -78,25 +78,17 @@ const options = z
       .describe(
         'keep channel counts multiples of this (8 suits ORT CPU convolutions on AVX2, 16 on AVX-512)',
       ),
-    importance: z
-      .enum(['auto', 'l1'])
-      .default('auto')
-      .describe(
-        'auto: output error on the calibration data when given, else l1; l1: filter L1 norm (+ |bias|)',
-      ),
-    compensate: z
-      .enum(['none', 'bias', 'lsq'])
-      .default('lsq')
-      .describe(
-        "removed channels' constant output into the next layer's bias (bias), or least-squares refit of the next layer on calibration data (lsq; bias without data)",
-      ),
-    samples: z
-      .number()
-      .int()
-      .min(1)
-      .max(100000)
-      .default(256)
-      .describe('calibration samples for data-aware importance and reconstruction'),
+    importance: choice(
+      ['auto', 'l1'],
+      'auto',
+      'auto: output error on the calibration data when given, else l1; l1: filter L1 norm (+ |bias|)',
+    ),
+    compensate: choice(
+      ['none', 'bias', 'lsq'],
+      'lsq',
+      "removed channels' constant output into the next layer's bias (bias), or least-squares refit of the next layer on calibration data (lsq; bias without data)",
+    ),
+    samples: samplesOption(256, 'calibration samples for data-aware importance and reconstruction'),
     measure: z
       .boolean()
       .default(true)

@@ -36,7 +36,7 @@ import { DataType } from '../../onnx/dtype.js';
 import { definePass, type PassContext } from '../pass.js';
 import { linearOf } from '../quantize/gptq.js';
 import { nothingReason, weightCensus } from '../reasons.js';
-import { constantOf, newFloatWeight } from '../util.js';
+import { choice, constantOf, newFloatWeight, samplesOption } from '../util.js';
 import { collectInputStats, type InputStats, type LayerMatrix, layerMatrix } from './activations.js';
 import { allocateBySensitivity, GRID, thresholdSparsities } from './allocation.js';
 import { pruneLowest, pruneNM, scoresOf, wandaNorms } from './masks.js';
@@ -51,34 +51,28 @@ const options = z
       .max(0.99)
       .default(0.5)
       .describe('fraction of weights set to zero (unstructured; of all pruned weights with --scope global)'),
-    pattern: z
-      .enum(['unstructured', '2:4', '4:8', '1:4'])
-      .default('unstructured')
-      .describe('unstructured, or N:M (N kept in every M consecutive weights along the input)'),
-    method: z
-      .enum(['magnitude', 'wanda', 'sparsegpt'])
-      .default('magnitude')
-      .describe(
-        'magnitude |w|; wanda |w| · input norm; sparsegpt OBS reconstruction with calibration Hessians (wanda and sparsegpt need calibration data)',
-      ),
-    scope: z
-      .enum(['layer', 'global'])
-      .default('layer')
-      .describe('layer: every tensor at the sparsity; global: the sparsity over all pruned weights together'),
-    allocation: z
-      .enum(['uniform', 'sensitivity'])
-      .default('uniform')
-      .describe(
-        "with --scope global, uniform: one threshold over normalized scores; sensitivity: per-layer sparsity from each layer's output-error curve",
-      ),
+    pattern: choice(
+      ['unstructured', '2:4', '4:8', '1:4'],
+      'unstructured',
+      'unstructured, or N:M (N kept in every M consecutive weights along the input)',
+    ),
+    method: choice(
+      ['magnitude', 'wanda', 'sparsegpt'],
+      'magnitude',
+      'magnitude |w|; wanda |w| · input norm; sparsegpt OBS reconstruction with calibration Hessians (wanda and sparsegpt need calibration data)',
+    ),
+    scope: choice(
+      ['layer', 'global'],
+      'layer',
+      'layer: every tensor at the sparsity; global: the sparsity over all pruned weights together',
+    ),
+    allocation: choice(
+      ['uniform', 'sensitivity'],
+      'uniform',
+      "with --scope global, uniform: one threshold over normalized scores; sensitivity: per-layer sparsity from each layer's output-error curve",
+    ),
     minElements: z.number().int().min(0).default(1024).describe('leave weights with fewer elements alone'),
-    samples: z
-      .number()
-      .int()
-      .min(1)
-      .max(100000)
-      .default(128)
-      .describe('calibration samples for wanda, sparsegpt and sensitivity'),
+    samples: samplesOption(128, 'calibration samples for wanda, sparsegpt and sensitivity'),
     blockSize: z
       .number()
       .int()

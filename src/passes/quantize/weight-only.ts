@@ -42,7 +42,7 @@ import { codebookWeights } from '../encoding.js';
 import { type PassContext, result } from '../pass.js';
 import { collectInputStats, type InputStats, type LayerMatrix, layerMatrix } from '../prune/activations.js';
 import { weightOnlyNothing } from '../reasons.js';
-import { constantOf, replaceValue } from '../util.js';
+import { constantOf, replaceValue, samplesOption } from '../util.js';
 import { type GptqQuantizer, type Linear, linearOf, matrixOf, prepareGptq } from './gptq.js';
 import { dqInputs, initializer } from './qdq.js';
 
@@ -336,13 +336,7 @@ export const gptqOptions = {
     .default('rtn')
     .describe('round to nearest, or GPTQ (needs calibration data)'),
   percdamp: z.number().min(0).max(1).default(0.01).describe('GPTQ dampening (fraction of mean diag H)'),
-  samples: z
-    .number()
-    .int()
-    .min(1)
-    .max(100000)
-    .default(256)
-    .describe('GPTQ: calibration samples to use at most'),
+  samples: samplesOption(256, 'GPTQ: calibration samples to use at most'),
 };
 
 export const minElements = z
