@@ -7,7 +7,7 @@
 
 import { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
-import type { Model, Node } from '../ir/graph.js';
+import type { Graph, Model, Node } from '../ir/graph.js';
 import type { MatMul } from '../kernels/matmul.js';
 import type { Rng } from '../kernels/random.js';
 import type { Collect } from '../runtime/collect.js';
@@ -83,4 +83,34 @@ export const noOptions = z.object({}).strict();
 
 export function result(changes: PassStats): PassResult {
   return { changed: Object.values(changes).some((v) => v > 0), stats: changes };
+}
+
+/**
+ * A lossless pass without options that rewrites nodes one at a time: `rewrite` sees every node the
+ * step selects, in every graph (each graph's node list as it was when the graph was reached), and
+ * returns the stat the change counts under, or undefined for no change; `total` adds their sum.
+ */
+export function defineNodeRewrite(p: {
+  id: string;
+  summary: string;
+  rewrite(node: Node, graph: Graph): string | undefined;
+  total?: string;
+}): Pass {
+  return definePass({
+    id: p.id,
+    summary: p.summary,
+    lossless: true,
+    options: noOptions,
+    apply(model, _options, ctx) {
+      const counts: Record<string, number> = {};
+      for (const graph of model.graph.allGraphs())
+        for (const node of [...graph.nodes]) {
+          if (!ctx.selects(node)) continue;
+          const k = p.rewrite(node, graph);
+          if (k) counts[k] = (counts[k] ?? 0) + 1;
+        }
+      const sum = Object.values(counts).reduce((a, b) => a + b, 0);
+      return result(p.total ? { [p.total]: sum, ...counts } : counts);
+    },
+  });
 }

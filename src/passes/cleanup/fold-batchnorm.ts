@@ -13,7 +13,7 @@
 import { attrFloat, attrInt, setAttr } from '../../ir/builder.js';
 import type { Node, Value } from '../../ir/graph.js';
 import { DataType } from '../../onnx/dtype.js';
-import { definePass, noOptions, result } from '../pass.js';
+import { defineNodeRewrite } from '../pass.js';
 import { constantOf, newFloatWeight, replaceValue } from '../util.js';
 
 function float32Const(v: Value | undefined): Float32Array | undefined {
@@ -118,46 +118,27 @@ function foldGemm(gemm: Node, p: BnParams): boolean {
   return true;
 }
 
-export const foldBatchNorm = definePass({
+export const foldBatchNorm = defineNodeRewrite({
   id: 'fold-batchnorm',
   summary: 'fold inference BatchNormalization into the preceding Conv, ConvTranspose, Gemm or MatMul',
-  lossless: true,
-  options: noOptions,
-  apply(model, _options, ctx) {
-    const folded: Record<string, number> = {};
-    for (const graph of model.graph.allGraphs())
-      for (const bn of [...graph.nodes]) {
-        if (bn.opType !== 'BatchNormalization' || bn.domain !== '' || !ctx.selects(bn)) continue;
-        const y = bn.inputs[0];
-        const prev = y?.producer;
-        if (
-          !y ||
-          !prev ||
-          prev.graph !== graph ||
-          y.uses.length !== 1 ||
-          y.isGraphOutput ||
-          prev.domain !== ''
-        )
-          continue;
-        const p = bnParams(bn);
-        if (!p) continue;
-        const op = prev.opType;
-        let ok = false;
-        if (prev.opType === 'Conv') ok = foldConv(prev, p, false);
-        else if (prev.opType === 'ConvTranspose') ok = foldConv(prev, p, true);
-        else if (prev.opType === 'Gemm') ok = foldGemm(prev, p);
-        else if (
-          prev.opType === 'MatMul' &&
-          y.type?.shape?.length === 2 &&
-          prev.inputs[0]?.type?.shape?.length === 2
-        )
-          ok = foldGemm(prev, p);
-        if (!ok) continue;
-        const out = bn.outputs[0]!;
-        if (!replaceValue(out, y)) continue;
-        graph.removeNode(bn, true);
-        folded[op] = (folded[op] ?? 0) + 1;
-      }
-    return result({ folded: Object.values(folded).reduce((a, b) => a + b, 0), ...folded });
+  total: 'folded',
+  rewrite(bn, graph) {
+    if (bn.opType !== 'BatchNormalization' || bn.domain !== '') return undefined;
+    const y = bn.inputs[0];
+    const prev = y?.producer;
+    if (!y || !prev || prev.graph !== graph || y.uses.length !== 1 || y.isGraphOutput || prev.domain !== '')
+      return undefined;
+    const p = bnParams(bn);
+    if (!p) return undefined;
+    const op = prev.opType;
+    let ok = false;
+    if (op === 'Conv') ok = foldConv(prev, p, false);
+    else if (op === 'ConvTranspose') ok = foldConv(prev, p, true);
+    else if (op === 'Gemm') ok = foldGemm(prev, p);
+    else if (op === 'MatMul' && y.type?.shape?.length === 2 && prev.inputs[0]?.type?.shape?.length === 2)
+      ok = foldGemm(prev, p);
+    if (!ok || !replaceValue(bn.outputs[0]!, y)) return undefined;
+    graph.removeNode(bn, true);
+    return op;
   },
 });

@@ -6,7 +6,7 @@
 
 import type { Node } from '../../ir/graph.js';
 import { DataType } from '../../onnx/dtype.js';
-import { definePass, noOptions, result } from '../pass.js';
+import { defineNodeRewrite } from '../pass.js';
 import { constantOf, replaceValue } from '../util.js';
 
 function fusable(mm: Node): { add: Node; biasIndex: number } | undefined {
@@ -30,31 +30,23 @@ function fusable(mm: Node): { add: Node; biasIndex: number } | undefined {
   return ok ? { add, biasIndex } : undefined; // rule 2
 }
 
-export const fuseMatMulAdd = definePass({
+export const fuseMatMulAdd = defineNodeRewrite({
   id: 'fuse-matmul-add',
   summary: 'fuse MatMul + bias Add into Gemm',
-  lossless: true,
-  options: noOptions,
-  apply(model, _options, ctx) {
-    let fused = 0;
-    for (const graph of model.graph.allGraphs())
-      for (const mm of [...graph.nodes]) {
-        if (!ctx.selects(mm)) continue;
-        const f = fusable(mm);
-        if (!f) continue;
-        const sum = f.add.outputs[0]!;
-        const mmOut = mm.outputs[0]!;
-        // the Gemm takes over the Add's output (keeping its name when it is a graph output)
-        mm.opType = 'Gemm';
-        mm.addInput(f.add.inputs[f.biasIndex]);
-        if (!replaceValue(sum, mmOut)) {
-          mm.opType = 'MatMul';
-          mm.truncateInputs(2);
-          continue;
-        }
-        graph.removeNode(f.add, true);
-        fused++;
-      }
-    return result({ fused });
+  rewrite(mm, graph) {
+    const f = fusable(mm);
+    if (!f) return undefined;
+    const sum = f.add.outputs[0]!;
+    const mmOut = mm.outputs[0]!;
+    // the Gemm takes over the Add's output (keeping its name when it is a graph output)
+    mm.opType = 'Gemm';
+    mm.addInput(f.add.inputs[f.biasIndex]);
+    if (!replaceValue(sum, mmOut)) {
+      mm.opType = 'MatMul';
+      mm.truncateInputs(2);
+      return undefined;
+    }
+    graph.removeNode(f.add, true);
+    return 'fused';
   },
 });

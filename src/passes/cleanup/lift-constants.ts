@@ -5,37 +5,24 @@
 // Why: weights held in Constant nodes (TensorFlow and PaddlePaddle exports) are then seen, folded,
 // quantized and pruned like any other weight.
 
-import { definePass, noOptions, result } from '../pass.js';
+import { defineNodeRewrite } from '../pass.js';
 import { constantNodeTensor } from '../util.js';
 
-export const liftConstants = definePass({
+export const liftConstants = defineNodeRewrite({
   id: 'lift-constants',
   summary: 'turn Constant nodes into initializers',
-  lossless: true,
-  options: noOptions,
-  apply(model, _options, ctx) {
-    let lifted = 0;
-    for (const graph of model.graph.allGraphs()) {
-      for (const node of [...graph.nodes]) {
-        if (
-          node.opType !== 'Constant' ||
-          (node.domain !== '' && node.domain !== 'ai.onnx') ||
-          !ctx.selects(node)
-        )
-          continue;
-        const out = node.outputs[0];
-        if (!out || out.isGraphOutput) continue; // rule 3
-        const tensor = constantNodeTensor(node); // rules 1, 2
-        if (!tensor) continue;
-        graph.removeNode(node, true);
-        out.producer = undefined;
-        out.producerIndex = -1;
-        const lifted_ = tensor.clone(out.name);
-        graph.addInitializer(out, lifted_);
-        out.setType({ elemType: lifted_.dtype, shape: [...lifted_.dims] });
-        lifted++;
-      }
-    }
-    return result({ lifted });
+  rewrite(node, graph) {
+    if (node.opType !== 'Constant' || (node.domain !== '' && node.domain !== 'ai.onnx')) return undefined;
+    const out = node.outputs[0];
+    if (!out || out.isGraphOutput) return undefined; // rule 3
+    const tensor = constantNodeTensor(node); // rules 1, 2
+    if (!tensor) return undefined;
+    graph.removeNode(node, true);
+    out.producer = undefined;
+    out.producerIndex = -1;
+    const lifted = tensor.clone(out.name);
+    graph.addInitializer(out, lifted);
+    out.setType({ elemType: lifted.dtype, shape: [...lifted.dims] });
+    return 'lifted';
   },
 });

@@ -10,7 +10,7 @@
 
 import { attrInt, attrInts } from '../../ir/builder.js';
 import type { Node } from '../../ir/graph.js';
-import { definePass, noOptions, result } from '../pass.js';
+import { defineNodeRewrite } from '../pass.js';
 import { bypassNode, constantOf } from '../util.js';
 
 function isInferenceDropout(n: Node): boolean {
@@ -57,18 +57,8 @@ function isNoOp(n: Node): boolean {
   }
 }
 
-export const removeIdentity = definePass({
+export const removeIdentity = defineNodeRewrite({
   id: 'remove-identity',
   summary: 'remove Identity, inference Dropout and no-op Cast/Transpose/Reshape',
-  lossless: true,
-  options: noOptions,
-  apply(model, _options, ctx) {
-    const removed: Record<string, number> = {};
-    for (const graph of model.graph.allGraphs())
-      for (const node of [...graph.nodes]) {
-        if (!ctx.selects(node) || !isNoOp(node)) continue;
-        if (bypassNode(node, 0)) removed[node.opType] = (removed[node.opType] ?? 0) + 1;
-      }
-    return result(removed);
-  },
+  rewrite: (node) => (isNoOp(node) && bypassNode(node, 0) ? node.opType : undefined),
 });
