@@ -1,5 +1,5 @@
 // Issue 10's acceptance on the trained Fashion-MNIST fixtures (top-1 on the 10k test set,
-// calibration on 512 train images): `npx tsx bench/compose.ts [--only=pairs|recipes|families]`.
+// calibration on 4,096 train images): `npx tsx bench/compose.ts [--only=pairs|recipes|families]`.
 //  pairs:    two steps that remove different redundancy, alone and chained: the chained brotli ratio
 //            against the product of the single-step ratios (target: within 5%); cluster → static int8
 //            never larger than cluster alone and on ORT's integer kernels
@@ -19,19 +19,15 @@ import {
   SLIM_PASSES,
   type TransformReport,
 } from '../src/node.js';
+import { FM_PRE, FM_TEST, FM_TRAIN, fashionMnistNpz } from './fashion-mnist.js';
 
-const FM = '/usr/share/datasets/fashion-mnist';
-const TEST = {
-  data: `${FM}/t10k-images-idx3-ubyte.gz`,
-  labels: `${FM}/t10k-labels-idx1-ubyte.gz`,
-  scale: 1 / 255,
-  mean: [0.286],
-  std: [0.353],
-};
-const CALIB = 'test/fixtures/models/fmnist-calib.npz';
+const TEST = { ...FM_TEST, ...FM_PRE };
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
 const dir = mkdtempSync(join(tmpdir(), 'edgefit-bench-compose-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+// 4,096 train images: compensated clustering and SparseGPT fit Hessians of up to 784 inputs, which
+// want several times more samples than inputs (the passes use `samples` of them, 128-256 by default)
+const CALIB = fashionMnistNpz(FM_TRAIN, 0, 4096, join(dir, 'calib-4k.npz'));
 
 type Step = { pass: string; options?: Record<string, unknown>; nodes?: string[] };
 
@@ -242,11 +238,20 @@ const RECIPES: Recipe[] = [
   {
     model: 'mlp',
     label:
-      'Deep Compression: SparseGPT 80% → compensated codebooks K=8 (exact 0 kept) → static int8 → sparse indices',
+      'Deep Compression: SparseGPT 80% (global, sensitivity split) → compensated codebooks K=8 (exact 0 kept) → static int8 → sparse indices; 4,096 calibration images',
     target: 20,
     steps: [
-      { pass: 'prune-weights', options: { sparsity: 0.8, method: 'sparsegpt' } },
-      compensated(8, undefined, 1024),
+      {
+        pass: 'prune-weights',
+        options: {
+          sparsity: 0.8,
+          method: 'sparsegpt',
+          scope: 'global',
+          allocation: 'sensitivity',
+          samples: 4096,
+        },
+      },
+      { pass: 'cluster-weights', options: { clusters: 8, compensate: true, samples: 4096 } },
       STATIC,
       { pass: 'encode-sparse' },
     ],

@@ -7,59 +7,29 @@
 //   - a rerun of the same search (cache hits), the latency objective on the CNN (ORT batch 1)
 // Run: npx tsx bench/search.ts [--quick] [--only=lenet|vgg]
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { stringify } from 'yaml';
 import {
   bench,
-  decodeIdx,
-  encodeNpz,
   evaluate,
-  idxImagesToTensor,
   optimize,
   type SearchReport,
   SLIM_PASSES,
   search,
   type TransformReport,
 } from '../src/node.js';
+import { FM_PRE, FM_TEST, FM_TRAIN, fashionMnistNpz } from './fashion-mnist.js';
 
-const FM = '/usr/share/datasets/fashion-mnist';
-const PRE = { scale: 1 / 255, mean: [0.286], std: [0.353] };
-const TRAIN = {
-  data: `${FM}/train-images-idx3-ubyte.gz`,
-  labels: `${FM}/train-labels-idx1-ubyte.gz`,
-};
-const TEST = { data: `${FM}/t10k-images-idx3-ubyte.gz`, labels: `${FM}/t10k-labels-idx1-ubyte.gz`, ...PRE };
+const TRAIN = FM_TRAIN;
+const TEST = { ...FM_TEST, ...FM_PRE };
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
 const dir = mkdtempSync(join(tmpdir(), 'edgefit-bench-search-'));
 
-/** Images [from, to) of an IDX pair, preprocessed like the bundled slice, as an .npz. */
-function npzOf(idx: { data: string; labels: string }, from: number, to: number, name: string): string {
-  const images = decodeIdx(new Uint8Array(gunzipSync(readFileSync(idx.data))));
-  const labels = decodeIdx(new Uint8Array(gunzipSync(readFileSync(idx.labels))));
-  const x = idxImagesToTensor(images, { scale: PRE.scale, mean: PRE.mean, std: PRE.std });
-  const per = 28 * 28;
-  const path = join(dir, `${name}.npz`);
-  writeFileSync(
-    path,
-    encodeNpz({
-      input: {
-        dtype: 'float32',
-        shape: [to - from, 1, 28, 28],
-        data: (x.data as Float32Array).slice(from * per, to * per),
-      },
-      labels: {
-        dtype: 'int64',
-        shape: [to - from],
-        data: BigInt64Array.from((labels.data as Uint8Array).slice(from, to), BigInt),
-      },
-    }),
-  );
-  return path;
-}
+const npzOf = (idx: { data: string; labels: string }, from: number, to: number, name: string) =>
+  fashionMnistNpz(idx, from, to, join(dir, `${name}.npz`));
 
 // the search calibrates on 1,000 train images and judges on the first 5,000 test images (one paired
 // standard error of a drop is ~0.3 pt there, ~0.7 pt on 1,000); the fixtures were trained on all 60k
