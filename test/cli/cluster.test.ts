@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/node/model-io.js';
+import { readCodebook } from '../../src/passes/cluster/codebook.js';
 import { runCli } from '../helpers/cli.js';
 
 const MODEL = 'test/fixtures/models/cnn-residual.onnx';
@@ -10,17 +11,22 @@ const NPZ = 'examples/fashion-mnist-1k.npz';
 const dir = mkdtempSync(join(tmpdir(), 'edgefit-cluster-'));
 
 describe('edgefit cluster', () => {
-  it('--clusters 16: codebook + uint8 indices, 4x smaller file, much smaller brotli, accuracy kept', () => {
+  it('--clusters 16: codebook + 4-bit indices, 7x smaller file, much smaller brotli, accuracy kept', () => {
     const out = join(dir, 'c16.onnx');
     const r = runCli(['cluster', MODEL, '-o', out, '--clusters', '16', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(j.after.bytes / j.before.bytes).toBeLessThan(0.3);
+    expect(j.after.bytes / j.before.bytes).toBeLessThan(0.16);
     expect(j.after.brotliBytes / j.before.brotliBytes).toBeLessThan(0.2);
     const m = loadModel(out);
-    const indices = m.graph.initializers.filter((v) => v.name.endsWith('_indices'));
-    expect(indices.length).toBe(7);
-    for (const v of indices) expect(Math.max(...(v.initializer!.typed() as Uint8Array))).toBeLessThan(16);
+    const codebooks = m.graph.nodes
+      .filter((n) => n.opType === 'Gather')
+      .map((n) => readCodebook(n.outputs[0]!)!);
+    expect(codebooks).toHaveLength(7);
+    for (const cb of codebooks) {
+      expect(cb.bits).toBe(4); // packed two per byte
+      expect(Math.max(...cb.indices)).toBeLessThan(16);
+    }
     const e = JSON.parse(runCli(['eval', out, '--data', NPZ, '--reference', MODEL, '--json']).stdout);
     expect(e.agreement).toBeGreaterThan(0.97);
     expect(e.top1).toBeGreaterThan(0.9);
