@@ -15,7 +15,7 @@
 //      (where post-training int8 collapses), post-training vs fine-tuned with its QDQ kept (the static
 //      quantizer has no 4-bit weights: W4A8 is not available, said so)
 //
-//   npx tsx bench/finetune.ts [--only speed,grad,mlp,deep-compression,qat] [--rounds 8]
+//   npx tsx bench/finetune.ts [--only speed,grad,mlp,deep-compression,qat,channel-prune] [--rounds 8]
 //     [--models cnn-residual,cnn-wide,transformer] [--grad-models cnn-residual,transformer] [--epochs 5]
 //     [--sparsity 0.95] [--prune-method magnitude|sparsegpt] [--prune-epochs 3] [--prune-lr 2e-3]
 //     [--clusters 16] [--cluster-epochs 2] [--cluster-lr 5e-4]
@@ -29,8 +29,10 @@ import { decodeNpz, encodeNpz } from '../src/data/npz.js';
 import type { HostTensor } from '../src/ir/host-tensor.js';
 import { encodeModel } from '../src/ir/serialize.js';
 import {
+  bench,
   cluster,
   finetune,
+  inspect,
   loadModel,
   nodeRuntime,
   openDataset,
@@ -368,6 +370,38 @@ async function deepCompression(dir: string) {
 }
 
 /** (e) static int8, post-training vs fine-tuned with its QDQ kept; `spec` is MODEL[:per-tensor]. */
+/**
+ * (f) channel pruning of the ResNet fixture to <= 0.6x MACs (calibrated: data-aware importance and
+ * least-squares reconstruction), then fine-tuning; top-1 on the 10k test set and batch-1 latency.
+ */
+async function channelPrune(dir: string) {
+  const src = `${FIXTURES}/cnn-residual.onnx`;
+  const macs = Number(flag('macs', '0.55'));
+  const test = await fashionMnistTest(loadModel(src));
+  const top1 = async (p: string) => accuracyOf(nodeRuntime, loadModel(p), test);
+  const post = join(dir, 'cp-post.onnx');
+  const tuned = join(dir, 'cp-tuned.onnx');
+  const base = { pattern: 'channel', macs, roundTo: 16, calib: CALIB } as const;
+  await prune(src, { ...base, output: post });
+  await prune(src, {
+    ...base,
+    output: tuned,
+    finetune: true,
+    ...TRAIN_FLAGS,
+    epochs: Number(flag('cp-epochs', '1')),
+    lr: Number(flag('cp-lr', '5e-4')),
+    seed: 0,
+  });
+  const [a, b, c] = [await top1(src), await top1(post), await top1(tuned)];
+  const lat = async (path: string) => (await bench(path, { runs: 300, warmup: 30 })).latencyMs.median;
+  const [l0, l1] = [await lat(src), await lat(tuned)];
+  const macsOf = async (path: string) => ((await inspect(path, {})) as { macs: number }).macs;
+  const macsRatio = (await macsOf(post)) / (await macsOf(src));
+  console.log(
+    `(f) channel-pruned cnn-residual, --macs ${macs} (calibrated), then fine-tuned: MACs ${macsRatio.toFixed(3)}x; top-1 ${pct(a)} -> post-training ${pct(b)} -> fine-tuned ${pct(c)} (${(100 * (a - c)).toFixed(2)} pt below; target within 1.5: ${a - c <= 0.015 ? 'PASS' : 'MISS'}); batch-1 ${l0.toFixed(4)} -> ${l1.toFixed(4)} ms = ${(l0 / l1).toFixed(2)}x (target >= 1.4x: ${l0 / l1 >= 1.4 ? 'PASS' : 'MISS'})`,
+  );
+}
+
 async function qat(dir: string, spec: string, steps: number) {
   const [name, grid] = spec.split(':');
   const perTensor = grid === 'per-tensor';
@@ -406,7 +440,7 @@ async function mlpSection(dir: string) {
   );
 }
 
-const SECTIONS = ['speed', 'grad', 'mlp', 'deep-compression', 'qat'];
+const SECTIONS = ['speed', 'grad', 'mlp', 'deep-compression', 'qat', 'channel-prune'];
 
 async function main() {
   if (args[0] === 'mlp') return mlpChild(args[1]!, Number(args[2]));
@@ -424,6 +458,7 @@ async function main() {
         await gradients(m, dir, m === 'cnn-residual');
     if (only.includes('mlp')) await mlpSection(dir);
     if (only.includes('deep-compression')) await deepCompression(dir);
+    if (only.includes('channel-prune')) await channelPrune(dir);
     if (only.includes('qat')) {
       const steps = Number(flag('qat-steps', '300'));
       for (const spec of flag('qat-models', 'vgg-cnn,depthwise-net:per-tensor').split(','))
