@@ -70,6 +70,9 @@ const key = (c: Choice) =>
   ]);
 
 /** Cluster and prune change Gemm/MatMul weights into forms weight-only quantizers leave alone. */
+/** candidates measured between two looks at the time budget */
+const CHUNK = 4;
+
 function compatible(layer: LayerInfo, family: Family, quant: QuantChoice): boolean {
   if (family === 'lowrank') return true;
   // static int8 keeps codebooks (int8 codebooks, passes/encoding.ts) and masks
@@ -123,8 +126,12 @@ export async function runSearch(
     const recipes = unique.map((b) =>
       recipeOf(b.choice, { calibration: s.calibration, layers: layers.map((l) => l.name) }),
     );
-    const results = await evaluator.evaluate(recipes);
-    unique.forEach((b, i) => {
+    // in chunks of a few (the pool's width), so the time budget is checked while a long wave runs:
+    // one candidate of a big CNN with data-aware steps can take half a minute
+    const results: Awaited<ReturnType<Evaluator['evaluate']>> = [];
+    for (let i = 0; i < recipes.length && (i === 0 || !out()); i += CHUNK)
+      results.push(...(await evaluator.evaluate(recipes.slice(i, i + CHUNK))));
+    unique.slice(0, results.length).forEach((b, i) => {
       const r = results[i]!;
       total++;
       if (r.cached) cached++;
