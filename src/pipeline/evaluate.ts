@@ -5,7 +5,7 @@
 // fixed to 1, e.g. openWakeWord's heads).
 
 import type { Dataset } from '../data/dataset.js';
-import { AccuracyAccumulator, FidelityAccumulator, type FidelityResult } from '../data/metrics.js';
+import { AccuracyAccumulator, argmax, FidelityAccumulator, type FidelityResult } from '../data/metrics.js';
 import { EdgefitError, errorLine } from '../errors.js';
 import type { HostTensor, Runtime, Session } from '../runtime/types.js';
 
@@ -15,6 +15,13 @@ export interface EvalOptions {
   batchSize?: number;
   threads?: number;
   onProgress?: (done: number, total: number) => void;
+  /** return the first output's top-1 class per sample (`classes`) */
+  classes?: boolean;
+  /**
+   * the top-1 classes of a reference, per sample (a reference's `classes`): `agreement` is measured
+   * against them without running the reference again
+   */
+  referenceClasses?: Int32Array;
 }
 
 export interface EvalResult {
@@ -26,6 +33,8 @@ export interface EvalResult {
   agreement?: number;
   cosine?: number;
   sqnr?: number;
+  /** with `classes`: the first output's top-1 class per sample (-1 for a row of NaN) */
+  classes?: Int32Array;
 }
 
 function asFloat(t: HostTensor, name: string): Float32Array | Float64Array {
@@ -82,6 +91,8 @@ export async function evaluate(
   const accuracy = data.labels ? new AccuracyAccumulator() : undefined;
   const fidelity = new Map<string, FidelityAccumulator>();
   const scored = session.outputNames[0]!;
+  const refClasses = options.referenceClasses;
+  const classes = options.classes || refClasses ? new Int32Array(data.size).fill(-1) : undefined;
   try {
     let step = batch;
     for (let start = 0; start < data.size; start += step) {
@@ -102,6 +113,10 @@ export async function evaluate(
         const logits = out[scored]!;
         const [rows, cols] = rowsCols(logits);
         accuracy.add(asFloat(logits, scored), rows, cols, data.labels.subarray(start, end));
+      }
+      if (classes) {
+        const [rows, cols] = rowsCols(out[scored]!);
+        if (rows === end - start) classes.set(argmax(asFloat(out[scored]!, scored), rows, cols), start);
       }
       if (reference) {
         const ref = await runChecked(reference, feeds, data.source);
@@ -125,6 +140,12 @@ export async function evaluate(
     await reference?.release();
   }
   const result: EvalResult = { samples: data.size };
+  if (classes && options.classes) result.classes = classes;
+  if (classes && refClasses) {
+    let same = 0;
+    for (let i = 0; i < data.size; i++) if (classes[i] !== -1 && classes[i] === refClasses[i]) same++;
+    result.agreement = same / data.size;
+  }
   if (accuracy) {
     const a = accuracy.result();
     result.top1 = a.top1;

@@ -95,13 +95,23 @@ export function evaluationKey(modelHash: string, recipe: RecipeStep[], id: strin
 export class LocalEvaluator implements Evaluator {
   readonly id: string;
   private readonly modelHash: string;
-  /** top-1 agreement with the input model: the accuracy without labels, the drop's margin with them */
-  private readonly reference: Uint8Array;
+  /**
+   * the input model's top-1 class per evaluation sample, computed once: agreement with it is the
+   * accuracy without labels and gives the drop's margin with them
+   */
+  private referenceClasses: Promise<Int32Array> | undefined;
 
   constructor(private readonly o: LocalEvaluatorOptions) {
     this.modelHash = contentHash([o.modelBytes]);
     this.id = evaluatorId(o);
-    this.reference = o.modelBytes;
+  }
+
+  private reference(): Promise<Int32Array> {
+    this.referenceClasses ??= runEvaluation(this.o.runtime, this.o.modelBytes, this.o.evalData, {
+      batchSize: 64,
+      classes: true,
+    }).then((r) => r.classes!);
+    return this.referenceClasses;
   }
 
   async evaluate(recipes: RecipeStep[][]): Promise<Measured[]> {
@@ -125,7 +135,7 @@ export class LocalEvaluator implements Evaluator {
     const labels = this.o.evalData.labels !== undefined;
     const e = await runEvaluation(this.o.runtime, bytes, this.o.evalData, {
       batchSize: 64,
-      reference: this.reference,
+      referenceClasses: await this.reference(),
     });
     // the standard error of a paired accuracy difference on n samples: sqrt(discordant) / n, with the
     // samples whose top-1 changed as the discordant ones (at least one): the drop measured on the
