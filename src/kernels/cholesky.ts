@@ -88,3 +88,25 @@ export function upperCholeskyOfInverse(h: Float64Array, n: number): Float64Array
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) u[(n - 1 - i) * n + (n - 1 - j)] = li[i * n + j]!;
   return u;
 }
+
+/**
+ * U with UᵀU = (H + damp·I)⁻¹ (GPTQ's dampening), damp = percdamp · meanDiag first, then ×10 (at
+ * least 1e-8 · meanDiag) up to five more times until H + damp·I is positive definite; with the
+ * dampened H. Undefined when it never is. H is not changed.
+ */
+export function dampedUpperFactor(
+  h: Float64Array,
+  n: number,
+  percdamp: number,
+  meanDiag: number,
+): { u: Float64Array; hd: Float64Array } | undefined {
+  let damp = percdamp * meanDiag;
+  for (let attempt = 0; attempt < 6; attempt++) {
+    const hd = Float64Array.from(h);
+    for (let k = 0; k < n; k++) hd[k * n + k] = hd[k * n + k]! + damp;
+    const u = upperCholeskyOfInverse(hd, n);
+    if (u) return { u, hd };
+    damp = Math.max(damp * 10, 1e-8 * meanDiag);
+  }
+  return undefined;
+}

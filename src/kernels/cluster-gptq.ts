@@ -12,7 +12,7 @@
 //     rest of W as one product through `gemm` (ONNX Runtime): W[i2:] −= U[i1:i2, i2:]ᵀ · E
 // The result is the index of every weight in its group's codebook.
 
-import { upperCholeskyOfInverse } from './cholesky.js';
+import { dampedUpperFactor } from './cholesky.js';
 import type { GemmFn } from './matmul.js';
 import { pushErrorBelow, pushErrorWithin } from './obs-update.js';
 
@@ -42,15 +42,7 @@ function dampedFactor(h: Float64Array, K: number, percdamp: number): Float64Arra
     if (!(H[k * K + k]! > 0)) H[k * K + k] = 1;
     mean += H[k * K + k]! / K;
   }
-  let damp = percdamp * mean;
-  for (let attempt = 0; attempt < 6; attempt++) {
-    const Hd = Float64Array.from(H);
-    for (let k = 0; k < K; k++) Hd[k * K + k] = Hd[k * K + k]! + damp;
-    const U = upperCholeskyOfInverse(Hd, K);
-    if (U) return U;
-    damp = Math.max(damp * 10, 1e-8 * mean);
-  }
-  return undefined;
+  return dampedUpperFactor(H, K, percdamp, mean)?.u;
 }
 
 /** index of the entry of table[a, a + m) nearest to x (ties to the lower) */

@@ -16,7 +16,7 @@ import {
   quantizeRtn,
   type WeightScheme,
 } from './block-quant.js';
-import { upperCholeskyOfInverse } from './cholesky.js';
+import { dampedUpperFactor } from './cholesky.js';
 import type { GemmFn } from './matmul.js';
 import { pushErrorBelow, pushErrorWithin } from './obs-update.js';
 
@@ -57,14 +57,7 @@ export async function quantizeGptq(
     }
     meanDiag += H[k * K + k]! / K;
   }
-  let damp = (options.percdamp ?? 0.01) * meanDiag;
-  let U: Float64Array | undefined;
-  for (let attempt = 0; attempt < 6 && !U; attempt++) {
-    const Hd = attempt === 0 && damp === 0 ? H : Float64Array.from(H);
-    for (let k = 0; k < K; k++) Hd[k * K + k] = Hd[k * K + k]! + damp;
-    U = upperCholeskyOfInverse(Hd, K);
-    damp = Math.max(damp * 10, 1e-8 * meanDiag);
-  }
+  const U = dampedUpperFactor(H, K, options.percdamp ?? 0.01, meanDiag)?.u;
   if (!U) return quantizeRtn(w, K, N, scheme); // numerically hopeless: fall back to RTN
 
   const qm = emptyMatrix(K, N, scheme);

@@ -16,7 +16,7 @@
 //     divides it by tr(WᵀHW), so layers compare (the sensitivity allocation of prune-weights)
 //  4. inputs that never fire (H[k,k] = 0) carry nothing: their rows are zeroed first (saliency 0)
 
-import { upperCholeskyOfInverse } from './cholesky.js';
+import { dampedUpperFactor } from './cholesky.js';
 import type { GemmFn } from './matmul.js';
 import { pushErrorBelow, pushErrorWithin } from './obs-update.js';
 
@@ -43,15 +43,8 @@ export function sparseGptFactor(h: Float64Array, K: number, percdamp = 0.01): Sp
     }
     meanDiag += H[k * K + k]! / K;
   }
-  let damp = percdamp * meanDiag;
-  for (let attempt = 0; attempt < 6; attempt++) {
-    const Hd = Float64Array.from(H);
-    for (let k = 0; k < K; k++) Hd[k * K + k] = Hd[k * K + k]! + damp;
-    const u = upperCholeskyOfInverse(Hd, K);
-    if (u) return { K, u, dead, h: Float32Array.from(Hd) };
-    damp = Math.max(damp * 10, 1e-8 * meanDiag);
-  }
-  return undefined;
+  const f = dampedUpperFactor(H, K, percdamp, meanDiag);
+  return f && { K, u: f.u, dead, h: Float32Array.from(f.hd) };
 }
 
 export interface SparseGptOptions {
