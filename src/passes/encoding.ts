@@ -330,6 +330,10 @@ export function reencodeWeights(model: Model, exposed: Exposed[], pass: string, 
     const candidates = keysOf(e.dims)
       .flatMap((key) => byDims.get(key) ?? [])
       .filter((v) => v.graph === e.graph && v.uses.length);
+    // the pass's result for this weight did not fit a codebook when the weight itself is still read
+    // or when a new weight of its shape and dtype is, and none of them was re-encoded
+    let kept = false;
+    let left = false;
     for (const v of candidates) {
       const t = v.initializer!;
       if (!e.cb) {
@@ -343,9 +347,10 @@ export function reencodeWeights(model: Model, exposed: Exposed[], pass: string, 
       const axes = t.dims.map((_, a) => a);
       const cb = reencode(t, e.cb, axes);
       if (!cb) {
-        if (v === e.dense || t.dtype === e.cb.codebook.dtype) dense.push(v.name);
+        left ||= v === e.dense || t.dtype === e.cb.codebook.dtype;
         continue;
       }
+      kept = true;
       const k = cb.codebook.dims.at(-1)!;
       cb.bits = bitsFor(k, opset, e.cb.bits);
       const base = e.dense.name; // the weight's name, not the pass's suffixes
@@ -355,6 +360,7 @@ export function reencodeWeights(model: Model, exposed: Exposed[], pass: string, 
       e.graph.removeInitializer(v);
       done++;
     }
+    if (e.cb && left && !kept) dense.push(e.dense.name);
   }
   if (dense.length)
     log.warn(
